@@ -1,0 +1,192 @@
+/*
+ * array.c - typed arrays in shared memory: create (named or anonymous), attach, close.
+ *
+ * Named arrays are POSIX shm objects (shm_open, O_EXCL, mode 0600). Anonymous arrays are
+ * memfds: they have no name to leak, and the memfd stays open in the creating process so
+ * that its pool workers can open it through /proc/<pid>/fd/<fd>.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Reserves the segment's memory now: a full /dev/shm is ENOSPC here, not SIGBUS later. */
+static int reserve(int fd, uint64_t bytes)
+{
+    int rc;
+    do {
+        rc = posix_fallocate(fd, 0, (off_t)bytes);
+    } while (rc == EINTR);
+    if (rc == EFBIG)
+        return MPROC_ENOSPC;
+    if (rc == EOPNOTSUPP || rc == EINVAL) /* no fallocate on this fs: size it at least */
+        return ftruncate(fd, (off_t)bytes) == 0 ? 0 : mproc__neg_errno(errno);
+    return rc == 0 ? 0 : mproc__neg_errno(rc);
+}
+
+static int write_header(int fd, mproc_dtype dtype, size_t length, size_t elem_size)
+{
+    struct mproc__header h;
+    memset(&h, 0, sizeof h);
+    h.version = MPROC_FORMAT_VERSION;
+    h.header_used = MPROC__HEADER_USED;
+    h.dtype = (uint32_t)dtype;
+    h.elem_size = (uint32_t)elem_size;
+    h.length = length;
+    h.data_offset = mproc__data_offset();
+    h.data_bytes = (uint64_t)length * elem_size;
+    h.instance_id = mproc__random_u64();
+    h.creator_pid = getpid();
+    if (mproc__proc_start_time(getpid(), &h.creator_start) != 0)
+        h.creator_start = 0;
+    memcpy(h.magic, MPROC__MAGIC, sizeof h.magic);
+    h.checksum = mproc__header_checksum(&h);
+    ssize_t n;
+    do {
+        n = pwrite(fd, &h, sizeof h, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof h)
+        return n < 0 ? mproc__neg_errno(errno) : MPROC_ENOSPC;
+    return 0;
+}
+
+static int array_from_fd(mproc_array **out, int fd, const char *name, mproc_dtype expected)
+{
+    mproc_array *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return MPROC_ENOMEM;
+    a->fd = -1;
+    if (name != NULL && (a->name = strdup(name)) == NULL) {
+        free(a);
+        return MPROC_ENOMEM;
+    }
+    int rc = mproc__segment_map_fd(fd, expected, &a->map);
+    if (rc != 0) {
+        free(a->name);
+        free(a);
+        return rc;
+    }
+    a->dtype = (mproc_dtype)a->map.hdr.dtype;
+    a->elem_size = a->map.hdr.elem_size;
+    a->length = (size_t)a->map.hdr.length;
+    *out = a;
+    return 0;
+}
+
+MPROC_API int mproc_array_create(mproc_array **out, const char *name, mproc_dtype dtype,
+                                 size_t length)
+{
+    if (out == NULL)
+        return MPROC_EINVAL;
+    *out = NULL;
+    if (!mproc__dtype_valid((uint32_t)dtype))
+        return MPROC_EDTYPE;
+    char shm_name[MPROC_NAME_MAX + 2];
+    if (name != NULL) {
+        int rc = mproc__name_normalize(name, shm_name);
+        if (rc != 0)
+            return rc;
+    }
+    size_t es = mproc_dtype_size(dtype), data_bytes, total;
+    if (__builtin_mul_overflow(length, es, &data_bytes) ||
+        __builtin_add_overflow(data_bytes, mproc__data_offset(), &total) ||
+        total > (size_t)INT64_MAX)
+        return MPROC_EOVERFLOW;
+
+    int fd = name ? shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                  : memfd_create("mproc-array", MFD_CLOEXEC);
+    if (fd < 0)
+        return mproc__neg_errno(errno);
+    int rc = reserve(fd, total);
+    if (rc == 0)
+        rc = write_header(fd, dtype, length, es);
+    if (rc == 0)
+        rc = array_from_fd(out, fd, name ? shm_name + 1 : NULL, dtype);
+    if (rc != 0) {
+        if (name != NULL)
+            shm_unlink(shm_name);
+        close(fd);
+        return rc;
+    }
+    if (name != NULL)
+        close(fd);
+    else
+        (*out)->fd = fd;
+    return 0;
+}
+
+MPROC_API int mproc_array_create_from(mproc_array **out, const char *name, mproc_dtype dtype,
+                                      const void *values, size_t length)
+{
+    if (out == NULL || (values == NULL && length > 0))
+        return MPROC_EINVAL;
+    int rc = mproc_array_create(out, name, dtype, length);
+    if (rc == 0 && length > 0)
+        memcpy((*out)->map.data, values, length * (*out)->elem_size);
+    return rc;
+}
+
+MPROC_API int mproc_array_attach(mproc_array **out, const char *name, mproc_dtype expected)
+{
+    if (out == NULL)
+        return MPROC_EINVAL;
+    *out = NULL;
+    char shm_name[MPROC_NAME_MAX + 2];
+    int rc = mproc__name_normalize(name, shm_name);
+    if (rc != 0)
+        return rc;
+    if (expected != MPROC_DTYPE_ANY && !mproc__dtype_valid((uint32_t)expected))
+        return MPROC_EDTYPE;
+    int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return mproc__neg_errno(errno);
+    rc = array_from_fd(out, fd, shm_name + 1, expected);
+    close(fd);
+    return rc;
+}
+
+MPROC_API int mproc_array_close(mproc_array *array)
+{
+    if (array == NULL)
+        return 0;
+    mproc__pools_forget(array->map.hdr.instance_id);
+    int rc = mproc__segment_unmap(&array->map);
+    if (array->fd >= 0)
+        close(array->fd);
+    free(array->name);
+    free(array);
+    return rc;
+}
+
+MPROC_API int mproc_array_unlink(const char *name)
+{
+    char shm_name[MPROC_NAME_MAX + 2];
+    int rc = mproc__name_normalize(name, shm_name);
+    if (rc != 0)
+        return rc;
+    return shm_unlink(shm_name) == 0 ? 0 : mproc__neg_errno(errno);
+}
+
+MPROC_API void *mproc_array_data(const mproc_array *array)
+{
+    return array ? array->map.data : NULL;
+}
+
+MPROC_API size_t mproc_array_length(const mproc_array *array)
+{
+    return array ? array->length : 0;
+}
+
+MPROC_API mproc_dtype mproc_array_dtype(const mproc_array *array)
+{
+    return array ? array->dtype : MPROC_DTYPE_ANY;
+}
+
+MPROC_API const char *mproc_array_name(const mproc_array *array)
+{
+    return array ? array->name : NULL;
+}

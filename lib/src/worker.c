@@ -1,0 +1,232 @@
+/*
+ * worker.c - the worker process: wait for a generation, attach the job's arrays (cached
+ * across maps), claim chunks, repeat. Workers are forked children of the pool's creator.
+ */
+#include "pool_internal.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CACHE_SLOTS 8
+
+struct cached {
+    uint64_t id;
+    uint64_t last_use;
+    struct mproc__mapping map;
+};
+
+static struct cached cache[CACHE_SLOTS];
+static uint64_t cache_clock;
+static uint64_t evict_seen;
+
+void mproc__spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+static void cache_drop(struct cached *c)
+{
+    mproc__segment_unmap(&c->map);
+    c->id = 0;
+}
+
+/* Applies the caller's array closes since we last looked. */
+static void cache_evict(struct mproc__ctl *ctl)
+{
+    uint64_t seq = atomic_load(&ctl->evict_seq);
+    if (seq == evict_seen)
+        return;
+    if (seq - evict_seen > MPROC__EVICT_RING) {
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (cache[i].id != 0)
+                cache_drop(&cache[i]);
+    } else {
+        for (uint64_t s = evict_seen; s < seq; s++) {
+            uint64_t id = atomic_load(&ctl->evict_ids[s % MPROC__EVICT_RING]);
+            for (int i = 0; i < CACHE_SLOTS; i++)
+                if (cache[i].id == id && id != 0)
+                    cache_drop(&cache[i]);
+        }
+    }
+    evict_seen = seq;
+}
+
+/* Finds or maps the array a job refers to. Returns its data or NULL. */
+static char *attach(const struct mproc__arrayref *ref)
+{
+    struct cached *victim = &cache[0];
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].id == ref->instance_id && ref->instance_id != 0) {
+            cache[i].last_use = ++cache_clock;
+            return cache[i].map.data;
+        }
+        if (cache[i].last_use < victim->last_use)
+            victim = &cache[i];
+    }
+    int fd = strncmp(ref->locator, "/proc/", 6) == 0
+                 ? open(ref->locator, O_RDWR | O_CLOEXEC)
+                 : shm_open(ref->locator, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    struct mproc__mapping m;
+    int rc = mproc__segment_map_fd(fd, MPROC_DTYPE_ANY, &m);
+    close(fd);
+    if (rc != 0)
+        return NULL;
+    if (m.hdr.instance_id != ref->instance_id) { /* a different segment reused the name */
+        mproc__segment_unmap(&m);
+        return NULL;
+    }
+    if (victim->id != 0)
+        cache_drop(victim);
+    victim->id = ref->instance_id;
+    victim->map = m;
+    victim->last_use = ++cache_clock;
+    return m.data;
+}
+
+static void set_error(struct mproc__ctl *ctl, int err)
+{
+    int32_t zero = 0;
+    atomic_compare_exchange_strong(&ctl->error, &zero, err);
+}
+
+static void chunk_done(struct mproc__ctl *ctl, uint64_t total)
+{
+    if (atomic_fetch_add(&ctl->done, 1) + 1 == total && atomic_load(&ctl->caller_waiting))
+        sem_post(&ctl->done_sem);
+}
+
+void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
+                       const char *src, char *dst)
+{
+    const void *ctx = job->ctx_size ? job->ctx : NULL;
+    for (;;) {
+        uint64_t c = atomic_fetch_add(&ctl->cursor, 1);
+        if (c >= job->nchunks)
+            return;
+        uint64_t start = c * job->chunk;
+        uint64_t len = job->length - start < job->chunk ? job->length - start : job->chunk;
+        if (src == NULL || dst == NULL) {
+            set_error(ctl, MPROC_EATTACH); /* counted done so the map ends; data untouched */
+        } else {
+            size_t off = (size_t)(start * job->elem_size);
+            if (job->kernel(src + off, dst + off, (size_t)len, ctx) != 0)
+                set_error(ctl, MPROC_EKERNEL);
+        }
+        chunk_done(ctl, job->nchunks);
+    }
+}
+
+/* Maps the array and faults in its page tables now rather than during the first map. */
+static void prepare(struct mproc__ctl *ctl, const struct mproc__job *job)
+{
+    char *data = attach(&job->dst);
+    if (data == NULL) {
+        set_error(ctl, MPROC_EATTACH);
+    } else if (job->length * job->elem_size > 0) {
+        size_t bytes = (size_t)(job->length * job->elem_size);
+#ifdef MADV_POPULATE_WRITE
+        if (madvise(data, bytes, MADV_POPULATE_WRITE) != 0)
+#endif
+        {
+            long page = sysconf(_SC_PAGESIZE);
+            for (size_t off = 0; off < bytes; off += (size_t)page)
+                (void)*(volatile char *)(data + off);
+        }
+    }
+    chunk_done(ctl, job->nchunks);
+}
+
+static void die_if_orphaned(const struct mproc__ctl *ctl)
+{
+    if (getppid() != ctl->creator_pid)
+        _exit(0);
+}
+
+/* Waits until a generation other than `seen` is published (or shutdown). */
+static void wait_for_job(struct mproc__ctl *ctl, struct mproc__slot *slot, uint64_t seen)
+{
+    uint64_t deadline = ctl->spin_ns ? mproc__now_ns() + ctl->spin_ns : 0;
+    for (unsigned i = 1;; i++) {
+        uint64_t g = atomic_load_explicit(&ctl->gen, memory_order_acquire);
+        if ((g != seen && !(g & 1)) || atomic_load(&ctl->shutdown))
+            return;
+        if (deadline == 0 || ((i & 127) == 0 && mproc__now_ns() > deadline))
+            break;
+        mproc__spin_pause();
+    }
+    for (;;) {
+        atomic_store(&slot->sleeping, 1);
+        uint64_t g = atomic_load(&ctl->gen);
+        if ((g != seen && !(g & 1)) || atomic_load(&ctl->shutdown)) {
+            if (atomic_exchange(&slot->sleeping, 0) == 1)
+                return;
+            /* the caller took our flag and posts: consume that post below */
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (sem_timedwait(&slot->wake, &ts) == 0)
+            return; /* whoever posted cleared `sleeping` */
+        if (errno == ETIMEDOUT) {
+            die_if_orphaned(ctl);
+            if (atomic_exchange(&slot->sleeping, 0) == 0) {
+                while (sem_wait(&slot->wake) != 0 && errno == EINTR) {
+                }
+                return;
+            }
+        }
+        /* EINTR or timeout with our flag still ours: look again */
+    }
+}
+
+_Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64_t seen)
+{
+    struct mproc__slot *slot = &ctl->slots[index];
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    die_if_orphaned(ctl); /* the creator may have died before prctl took effect */
+    /* Ctrl-C reaches the whole process group: the caller handles it and stops us. */
+    signal(SIGINT, SIG_IGN);
+    memset(cache, 0, sizeof cache);
+    evict_seen = atomic_load(&ctl->evict_seq);
+
+    for (;;) {
+        wait_for_job(ctl, slot, seen);
+        if (atomic_load(&ctl->shutdown))
+            break;
+        atomic_store(&slot->inside, 1);
+        uint64_t g = atomic_load(&ctl->gen);
+        if ((g & 1) || g == seen) {
+            atomic_store(&slot->inside, 0);
+            continue;
+        }
+        seen = g;
+        const struct mproc__job *job = &ctl->job;
+        cache_evict(ctl);
+        if (job->type == MPROC__JOB_MAP && job->nchunks > 0) {
+            const char *src = attach(&job->src);
+            char *dst = attach(&job->dst);
+            mproc__run_chunks(ctl, job, src, dst);
+        } else if (job->type == MPROC__JOB_PREPARE) {
+            prepare(ctl, job);
+        }
+        atomic_store(&slot->inside, 0);
+    }
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].id != 0)
+            cache_drop(&cache[i]);
+    _exit(0);
+}
