@@ -165,7 +165,9 @@ typedef struct mproc_array mproc_array;
  *       [A-Za-z0-9._-], optionally after one leading '/'; the segment is created with
  *       O_EXCL and mode 0600. length 0 is allowed.
  * The memory is reserved at creation (posix_fallocate), so a full /dev/shm is reported
- * here as MPROC_ENOSPC and never later as a SIGBUS.
+ * here as MPROC_ENOSPC and never later as a SIGBUS; a size beyond the memory the
+ * machine has available (MemAvailable + SwapFree) is MPROC_ENOMEM, before any of it is
+ * taken, rather than an invitation to the OOM killer.
  *
  * Returns 0, or MPROC_EINVAL (NULL out), MPROC_EDTYPE, MPROC_ENAME, MPROC_EOVERFLOW,
  * MPROC_EEXIST (name taken), MPROC_ENOSPC, MPROC_ENOMEM, MPROC_EACCES or -errno.

@@ -8,15 +8,41 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Reserves the segment's memory now: a full /dev/shm is ENOSPC here, not SIGBUS later. */
+/* Memory that can still back shared pages: MemAvailable + SwapFree, in bytes. */
+static uint64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (f == NULL)
+        return UINT64_MAX; /* cannot tell: let fallocate decide */
+    char line[128];
+    uint64_t kb, total = 0;
+    bool found = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "MemAvailable: %" SCNu64, &kb) == 1 ||
+            sscanf(line, "SwapFree: %" SCNu64, &kb) == 1) {
+            total += kb;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found ? total * 1024u : UINT64_MAX;
+}
+
+/* Reserves the segment's memory now: a full /dev/shm is ENOSPC here, not SIGBUS later.
+ * A memfd has no size limit of its own, and fallocate would take pages until the OOM
+ * killer picks a victim: sizes beyond what the machine has left are refused first. */
 static int reserve(int fd, uint64_t bytes)
 {
+    if (bytes > memory_available())
+        return MPROC_ENOMEM;
     int rc;
     do {
         rc = posix_fallocate(fd, 0, (off_t)bytes);
