@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "mproc_version.h"
 
@@ -275,6 +276,26 @@ MPROC_API int mproc_kernel_get(mproc_op op, mproc_dtype dtype, mproc_kernel *out
  * caller) claim chunks with an atomic fetch-add on a shared cursor (no lock) until none
  * are left. Idle workers spin briefly on a generation counter, then sleep on a
  * process-shared semaphore in the pool's control segment.
+ *
+ * What happens when a worker dies (SIGKILL, SIGSEGV in a kernel, _exit in user code,
+ * the OOM killer) during a map:
+ *  - the caller notices within about 20 ms (it never waits without a timeout), lets the
+ *    other participants finish what they can, replaces the worker, and runs the chunks
+ *    that are not finished again, on workers only;
+ *  - every element is transformed exactly once, also in place with a non-idempotent
+ *    kernel such as square: a worker computes an in-place chunk into a scratch area in
+ *    the control segment and records in shared memory whether it is computing (the array
+ *    is untouched: the chunk is redone) or copying the result back (the caller finishes
+ *    the copy from the scratch). Maps from one array into another simply redo the chunk;
+ *  - a chunk that was being computed by max_retries + 1 workers that all died fails:
+ *    the map still finishes every other chunk, leaves that chunk's remaining elements as
+ *    they were, and returns MPROC_EWORKER; mproc_pool_last_failure names the element
+ *    range and the signal.
+ * Idle workers that die are replaced at the next map. If the caller dies, the workers
+ * get SIGKILL (PR_SET_PDEATHSIG) and also exit within a second if they find themselves
+ * orphaned. The caller, when it works as worker 0, runs kernels in its own process: a
+ * kernel that crashes it crashes the program, as a serial loop would; set
+ * caller_works = 0 to keep untrusted kernels out of the calling process.
  */
 typedef struct mproc_pool mproc_pool;
 
@@ -292,6 +313,9 @@ typedef struct mproc_pool_options {
      * default 50. Forced to 0 when the pool has more participants than online CPUs,
      * where spinning only steals time from the ones doing the work. */
     unsigned spin_us;
+    /* How many times a chunk is retried after a worker died computing it; the next
+     * death fails the chunk (see mproc_map). Default 3; 0..1000. */
+    int max_retries;
 } mproc_pool_options;
 
 #define MPROC_MAX_WORKERS 1024
@@ -302,7 +326,8 @@ MPROC_API void mproc_pool_options_init(mproc_pool_options *opts);
 /**
  * Creates a pool; opts NULL means the defaults. Workers are forked now; each gets
  * SIGKILL if its creator dies (prctl PR_SET_PDEATHSIG) and exits if it finds itself
- * orphaned. Returns 0, or MPROC_EINVAL (NULL out, workers or spin_us out of range),
+ * orphaned. Returns 0, or MPROC_EINVAL (NULL out; workers, spin_us or max_retries out
+ * of range),
  * MPROC_ENOMEM, or -errno (fork, memfd_create, mmap). On failure no process is left
  * running and nothing is left in /dev/shm.
  */
@@ -328,7 +353,9 @@ MPROC_API size_t mproc_pool_chunk_for(const mproc_pool *pool, size_t length,
                                       size_t elem_size);
 
 /**
- * Sets the chunk in elements for later maps (0 = automatic). Returns 0 or MPROC_EINVAL.
+ * Sets the chunk in elements for later maps (0 = automatic). A map never has more than
+ * 65536 chunks: a smaller chunk is raised to length / 65536 (rounded up) for that map,
+ * and mproc_pool_chunk_for reports the chunk actually used. Returns 0 or MPROC_EINVAL.
  */
 MPROC_API int mproc_pool_set_chunk(mproc_pool *pool, size_t chunk);
 
@@ -350,15 +377,49 @@ MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array);
  * Returns 0; MPROC_EINVAL (NULL pool/kernel/array, ctx_size too big, ctx NULL with a
  * size), MPROC_EDTYPE (dtypes differ), MPROC_ELENGTH (lengths differ), MPROC_ESTATE
  * (called from another process than the pool's creator), MPROC_EKERNEL (a kernel
- * returned non-zero: every other chunk was still done), MPROC_EATTACH (a worker could
- * not map an array; its chunks were not done) or MPROC_EWORKER (a worker died: the map
- * returns instead of waiting forever; chunks it held may be incomplete).
+ * returned non-zero: every other chunk was still done; that chunk holds what the kernel
+ * wrote), MPROC_EATTACH (a worker could not map an array; its chunks were not done) or
+ * MPROC_EWORKER (a chunk kept killing workers: see "What happens when a worker dies"
+ * above; every other chunk was done exactly once).
  * A zero-length map returns 0 without waking anyone.
  */
 MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
                         size_t ctx_size, const mproc_array *src, mproc_array *dst);
 
 #define MPROC_CTX_MAX 256
+
+/** A chunk that a map gave up on because workers kept dying on it. */
+typedef struct mproc_map_failure {
+    size_t start;    /* first element left untransformed */
+    size_t end;      /* one past the last; [start, end) is as it was before the map */
+    int signal;      /* the signal that killed the last worker on it, 0 if it exited */
+    int exit_status; /* its exit status if it exited, else -1 */
+    int deaths;      /* workers that died computing this chunk */
+} mproc_map_failure;
+
+/**
+ * The first chunk the last map on this pool gave up on. Returns 0 and fills *out, or
+ * MPROC_ENOENT when the last map gave up on nothing, or MPROC_EINVAL for NULLs.
+ */
+MPROC_API int mproc_pool_last_failure(const mproc_pool *pool, mproc_map_failure *out);
+
+/** Counters over a pool's life, for tests, monitoring and benchmarks. */
+typedef struct mproc_pool_stats {
+    uint64_t maps;           /* maps run (including inline ones) */
+    uint64_t worker_deaths;  /* workers found dead (and replaced) */
+    uint64_t chunks_retried; /* chunks run again after a death */
+    uint64_t chunks_failed;  /* chunks given up on */
+} mproc_pool_stats;
+
+/** Copies the pool's counters. Returns 0 or MPROC_EINVAL. */
+MPROC_API int mproc_pool_get_stats(const mproc_pool *pool, mproc_pool_stats *out);
+
+/**
+ * Writes up to `cap` pids of the pool's forked workers to pids (0 for a worker found
+ * dead and not yet replaced) and returns how many workers the pool forks (which may
+ * exceed cap), or MPROC_EINVAL (NULL pool, or NULL pids with cap > 0).
+ */
+MPROC_API int mproc_pool_worker_pids(const mproc_pool *pool, pid_t *pids, int cap);
 
 /**
  * mproc_map with a built-in op. scalar points to one value of the array's dtype for

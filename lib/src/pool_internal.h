@@ -18,10 +18,43 @@
 
 #include "internal.h"
 
+#include <pthread.h>
 #include <semaphore.h>
 
 #define MPROC__LOCATOR_MAX (MPROC_NAME_MAX + 56)
 #define MPROC__EVICT_RING 16
+#define MPROC__MAX_CHUNKS 65536u            /* a map never has more chunks than this */
+#define MPROC__SCRATCH_BYTES (512u * 1024u) /* per worker; also the largest auto chunk */
+
+/*
+ * Exactly-once in-place maps. Each chunk has a record; each worker a scratch area and a
+ * commit word (state + absolute element position), all in the control segment, so they
+ * outlive the worker. An in-place chunk is computed piece by piece into the scratch
+ * (COMPUTING: the array is untouched), then copied back (COMMITTING: the scratch holds
+ * the result), then the position advances. After a worker dies the caller reads its
+ * commit word: COMPUTING at p, the chunk resumes at p; COMMITTING at p, the caller
+ * finishes the copy from the scratch and the chunk resumes after it. Chunks that are not
+ * DONE run again in a recovery round, on workers only (never in the caller), and a chunk
+ * that was being computed by max_retries + 1 dead workers fails, its rest left as it was.
+ */
+enum mproc__commit_state { MPROC__IDLE = 0, MPROC__COMPUTING = 1, MPROC__COMMITTING = 2 };
+#define MPROC__COMMIT(pos, state) (((uint64_t)(pos) << 2) | (uint64_t)(state))
+#define MPROC__COMMIT_POS(w) ((w) >> 2)
+#define MPROC__COMMIT_STATE(w) ((unsigned)((w)&3u))
+
+enum mproc__chunk_state {
+    MPROC__CHUNK_FREE = 0,   /* not started (or claimed by a worker that died at once) */
+    MPROC__CHUNK_HELD = 1,   /* a worker is on it */
+    MPROC__CHUNK_DONE = 2,
+    MPROC__CHUNK_FAILED = 3, /* gave up after retries */
+};
+
+struct mproc__chunkrec {
+    _Atomic uint32_t state; /* mproc__chunk_state */
+    uint16_t deaths;        /* workers that died computing it */
+    uint16_t last_signal;
+    uint64_t resume; /* elements at the chunk's start already done (set by recovery) */
+};
 
 enum mproc__job_type { MPROC__JOB_NONE = 0, MPROC__JOB_MAP, MPROC__JOB_PREPARE };
 
@@ -40,6 +73,8 @@ struct mproc__job {
     uint64_t elem_size;
     uint64_t chunk;
     uint64_t nchunks;
+    uint64_t target;   /* chunks this round must finish (those not DONE or FAILED) */
+    uint32_t in_place; /* src and dst are the same array: commit through the scratch */
     _Alignas(16) unsigned char ctx[MPROC_CTX_MAX];
 };
 
@@ -48,6 +83,10 @@ struct mproc__slot {
     _Alignas(MPROC__CACHELINE) _Atomic uint32_t inside;
     _Atomic uint32_t sleeping;
     _Atomic int32_t pid;
+    _Atomic uint64_t commit;    /* MPROC__COMMIT(pos, state) */
+    _Atomic uint64_t cur_chunk; /* the chunk the commit word is about */
+    _Atomic uint64_t piece;     /* elements in the scratch while COMMITTING */
+    int32_t exit_status;        /* waitpid status of a dead worker (caller's use only) */
     sem_t wake;
     char pad[MPROC__CACHELINE];
 };
@@ -58,6 +97,8 @@ struct mproc__ctl {
     int32_t creator_pid;
     uint64_t spin_ns;
     uint32_t nslots;
+    uint64_t chunks_off;  /* offset of struct mproc__chunkrec[MPROC__MAX_CHUNKS] */
+    uint64_t scratch_off; /* offset of nslots scratch areas of MPROC__SCRATCH_BYTES */
 
     _Alignas(MPROC__CACHELINE) _Atomic uint64_t cursor; /* next chunk to claim */
     _Alignas(MPROC__CACHELINE) _Atomic uint64_t done;   /* chunks finished */
@@ -73,13 +114,50 @@ struct mproc__ctl {
     struct mproc__slot slots[];
 };
 
+static inline struct mproc__chunkrec *mproc__chunks(struct mproc__ctl *ctl)
+{
+    return (struct mproc__chunkrec *)((char *)ctl + ctl->chunks_off);
+}
+
+static inline char *mproc__scratch(struct mproc__ctl *ctl, uint32_t slot)
+{
+    return (char *)ctl + ctl->scratch_off + (size_t)slot * MPROC__SCRATCH_BYTES;
+}
+
+/* The caller's handle (never in shared memory). */
+struct mproc_pool {
+    struct mproc__ctl *ctl;
+    size_t ctl_bytes;
+    int participants;
+    int nforked;
+    bool caller_works;
+    int max_retries;
+    size_t chunk; /* 0 = automatic */
+    pid_t creator;
+    pthread_mutex_t lock; /* one job at a time */
+    mproc_pool_stats stats;
+    bool has_failure;
+    mproc_map_failure failure;
+    struct mproc_pool *next_in_process;
+};
+
+/* pool.c: supervision and the generation protocol, used by map.c. */
+bool mproc__worker_gone(struct mproc_pool *pool, struct mproc__slot *slot);
+bool mproc__any_worker_gone(struct mproc_pool *pool);
+int mproc__respawn_dead(struct mproc_pool *pool);
+void mproc__begin_job(struct mproc_pool *pool);
+void mproc__publish_job(struct mproc_pool *pool, uint64_t want);
+void mproc__wait_workers_out(struct mproc_pool *pool);
+void mproc__make_ref(struct mproc__arrayref *ref, const mproc_array *a);
+
 /* worker.c. `seen` is the generation current when the worker was forked: it must not
  * run that (finished) job, and must run every later one. */
 _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t slot, uint64_t seen);
-/* Claims and runs chunks of the current map until none are left. Used by workers and
- * by the caller (with its own mappings). */
+/* Claims and runs chunks of the current map until none are left. Used by workers
+ * (slot >= 0) and by the caller (slot -1, with its own mappings: the caller cannot die
+ * without the map dying with it, so it writes in place directly). */
 void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
-                       const char *src, char *dst);
+                       const char *src, char *dst, int slot);
 void mproc__spin_pause(void);
 
 #endif

@@ -103,30 +103,80 @@ static void set_error(struct mproc__ctl *ctl, int err)
     atomic_compare_exchange_strong(&ctl->error, &zero, err);
 }
 
-static void chunk_done(struct mproc__ctl *ctl, uint64_t total)
+static void chunk_done(struct mproc__ctl *ctl, uint64_t target)
 {
-    if (atomic_fetch_add(&ctl->done, 1) + 1 == total && atomic_load(&ctl->caller_waiting))
+    if (atomic_fetch_add(&ctl->done, 1) + 1 == target && atomic_load(&ctl->caller_waiting))
         sem_post(&ctl->done_sem);
 }
 
-void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
-                       const char *src, char *dst)
+/*
+ * Runs elements [p, end) of an in-place chunk through the worker's scratch, piece by
+ * piece, publishing each step in the commit word (see pool_internal.h) so that the
+ * caller can finish or redo exactly the right part if this process dies at any point.
+ */
+static int run_through_scratch(const struct mproc__job *job, char *data, uint64_t p,
+                               uint64_t end, struct mproc__slot *slot, char *scratch)
 {
     const void *ctx = job->ctx_size ? job->ctx : NULL;
+    uint64_t es = job->elem_size, cap = MPROC__SCRATCH_BYTES / es;
+    int rc = 0;
+    while (p < end) {
+        uint64_t len = end - p < cap ? end - p : cap;
+        atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING),
+                              memory_order_release);
+        if (job->kernel(data + p * es, scratch, (size_t)len, ctx) != 0)
+            rc = MPROC_EKERNEL;
+        atomic_store_explicit(&slot->piece, len, memory_order_relaxed);
+        atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMMITTING),
+                              memory_order_release);
+        memcpy(data + p * es, scratch, (size_t)(len * es));
+        p += len;
+        atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING),
+                              memory_order_release);
+    }
+    return rc;
+}
+
+void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
+                       const char *src, char *dst, int slot_index)
+{
+    struct mproc__chunkrec *recs = mproc__chunks(ctl);
+    struct mproc__slot *slot = slot_index >= 0 ? &ctl->slots[slot_index] : NULL;
+    char *scratch = slot ? mproc__scratch(ctl, (uint32_t)slot_index) : NULL;
+    const void *ctx = job->ctx_size ? job->ctx : NULL;
+    uint64_t es = job->elem_size;
     for (;;) {
         uint64_t c = atomic_fetch_add(&ctl->cursor, 1);
         if (c >= job->nchunks)
             return;
+        struct mproc__chunkrec *rec = &recs[c];
+        if (atomic_load(&rec->state) >= MPROC__CHUNK_DONE)
+            continue; /* finished in an earlier round */
+        if (slot)
+            atomic_store(&slot->cur_chunk, c);
+        atomic_store(&rec->state, MPROC__CHUNK_HELD);
         uint64_t start = c * job->chunk;
-        uint64_t len = job->length - start < job->chunk ? job->length - start : job->chunk;
+        uint64_t end = job->length - start < job->chunk ? job->length : start + job->chunk;
+        uint64_t p = start + rec->resume;
+        int rc = 0;
         if (src == NULL || dst == NULL) {
-            set_error(ctl, MPROC_EATTACH); /* counted done so the map ends; data untouched */
+            rc = MPROC_EATTACH; /* data left untouched */
+        } else if (slot && job->in_place) {
+            rc = run_through_scratch(job, dst, p, end, slot, scratch);
         } else {
-            size_t off = (size_t)(start * job->elem_size);
-            if (job->kernel(src + off, dst + off, (size_t)len, ctx) != 0)
-                set_error(ctl, MPROC_EKERNEL);
+            /* The caller, or src != dst: running it again is harmless, so a death
+             * only means "redo from p". */
+            if (slot)
+                atomic_store(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING));
+            if (job->kernel(src + p * es, dst + p * es, (size_t)(end - p), ctx) != 0)
+                rc = MPROC_EKERNEL;
         }
-        chunk_done(ctl, job->nchunks);
+        if (rc != 0)
+            set_error(ctl, rc);
+        atomic_store(&rec->state, MPROC__CHUNK_DONE);
+        if (slot)
+            atomic_store(&slot->commit, MPROC__COMMIT(0, MPROC__IDLE));
+        chunk_done(ctl, job->target);
     }
 }
 
@@ -147,7 +197,7 @@ static void prepare(struct mproc__ctl *ctl, const struct mproc__job *job)
                 (void)*(volatile char *)(data + off);
         }
     }
-    chunk_done(ctl, job->nchunks);
+    chunk_done(ctl, job->target);
 }
 
 static void die_if_orphaned(const struct mproc__ctl *ctl)
@@ -219,7 +269,7 @@ _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64
         if (job->type == MPROC__JOB_MAP && job->nchunks > 0) {
             const char *src = attach(&job->src);
             char *dst = attach(&job->dst);
-            mproc__run_chunks(ctl, job, src, dst);
+            mproc__run_chunks(ctl, job, src, dst, (int)index);
         } else if (job->type == MPROC__JOB_PREPARE) {
             prepare(ctl, job);
         }

@@ -1,0 +1,325 @@
+/*
+ * map.c - maps over shared arrays: chunking, the caller as worker 0, waiting without
+ * ever blocking forever, and recovery rounds after a worker dies (the protocol is
+ * described in pool_internal.h).
+ */
+#include "pool_internal.h"
+
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define MIN_CHUNK_BYTES (16u * 1024u)
+#define CHUNKS_PER_PARTICIPANT 8
+#define WAIT_SLICE_NS (20u * 1000u * 1000u) /* how often a waiting caller checks workers */
+#define MAX_ROUNDS 10000                    /* rounds of one map, whatever happens */
+
+MPROC_API size_t mproc_pool_chunk_for(const mproc_pool *pool, size_t length, size_t elem_size)
+{
+    if (pool == NULL || elem_size == 0)
+        return 0;
+    size_t chunk = pool->chunk;
+    if (chunk == 0) {
+        size_t parts = (size_t)pool->participants * CHUNKS_PER_PARTICIPANT;
+        size_t target = length / parts + (length % parts != 0);
+        size_t bytes;
+        if (__builtin_mul_overflow(target, elem_size, &bytes) || bytes > MPROC__SCRATCH_BYTES)
+            bytes = MPROC__SCRATCH_BYTES;
+        if (bytes < MIN_CHUNK_BYTES)
+            bytes = MIN_CHUNK_BYTES;
+        chunk = bytes / elem_size;
+    }
+    size_t least = length / MPROC__MAX_CHUNKS + (length % MPROC__MAX_CHUNKS != 0);
+    if (chunk < least)
+        chunk = least;
+    return chunk ? chunk : 1;
+}
+
+static void sleep_slice(sem_t *sem)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += WAIT_SLICE_NS;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    sem_timedwait(sem, &ts); /* a post, a timeout or EINTR: the caller looks again */
+}
+
+/*
+ * Waits until `target` chunks are done (returns 0), or until a worker is found dead;
+ * then closes the round, lets the live ones finish what they claimed, and returns
+ * MPROC_EWORKER so that the caller recovers. Spins first, then sleeps in slices.
+ */
+static int wait_round(struct mproc_pool *pool, uint64_t target)
+{
+    struct mproc__ctl *ctl = pool->ctl;
+    uint64_t deadline = ctl->spin_ns ? mproc__now_ns() + ctl->spin_ns : 0;
+    for (unsigned i = 1; atomic_load(&ctl->done) < target; i++) {
+        if (deadline != 0 && ((i & 127) != 0 || mproc__now_ns() < deadline)) {
+            mproc__spin_pause();
+            continue;
+        }
+        atomic_store(&ctl->caller_waiting, 1);
+        if (atomic_load(&ctl->done) >= target)
+            break;
+        sleep_slice(&ctl->done_sem);
+        if (atomic_load(&ctl->done) < target && mproc__any_worker_gone(pool)) {
+            atomic_store(&ctl->caller_waiting, 0);
+            mproc__begin_job(pool); /* close the round; the living finish their chunks */
+            return MPROC_EWORKER;
+        }
+    }
+    atomic_store(&ctl->caller_waiting, 0);
+    return 0;
+}
+
+/* What a dead worker left: finish its commit from the scratch, note where to resume. */
+static void salvage(struct mproc_pool *pool, uint32_t index, const struct mproc__job *job,
+                    char *dst)
+{
+    struct mproc__ctl *ctl = pool->ctl;
+    struct mproc__slot *slot = &ctl->slots[index];
+    uint64_t w = atomic_load(&slot->commit), c = atomic_load(&slot->cur_chunk);
+    atomic_store(&slot->commit, MPROC__COMMIT(0, MPROC__IDLE));
+    if (MPROC__COMMIT_STATE(w) == MPROC__IDLE || c >= job->nchunks)
+        return;
+    struct mproc__chunkrec *rec = &mproc__chunks(ctl)[c];
+    if (atomic_load(&rec->state) != MPROC__CHUNK_HELD)
+        return; /* it died after finishing the chunk */
+    uint64_t pos = MPROC__COMMIT_POS(w);
+    if (MPROC__COMMIT_STATE(w) == MPROC__COMMITTING) {
+        uint64_t piece = atomic_load(&slot->piece);
+        memcpy(dst + pos * job->elem_size, mproc__scratch(ctl, index), (size_t)(piece * job->elem_size));
+        pos += piece;
+    }
+    rec->resume = pos - c * job->chunk;
+    rec->deaths++;
+    int st = slot->exit_status;
+    rec->last_signal = (uint16_t)(st >= 0 && WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    atomic_store(&rec->state, MPROC__CHUNK_FREE);
+}
+
+static void record_failure(struct mproc_pool *pool, const struct mproc__job *job, uint64_t c,
+                           const struct mproc__chunkrec *rec, int exit_status)
+{
+    pool->stats.chunks_failed++;
+    if (pool->has_failure)
+        return;
+    uint64_t start = c * job->chunk;
+    uint64_t end = job->length - start < job->chunk ? job->length : start + job->chunk;
+    pool->has_failure = true;
+    pool->failure.start = (size_t)(start + rec->resume);
+    pool->failure.end = (size_t)end;
+    pool->failure.signal = rec->last_signal;
+    pool->failure.exit_status = rec->last_signal == 0 && exit_status >= 0 && WIFEXITED(exit_status)
+                                    ? WEXITSTATUS(exit_status) : -1;
+    pool->failure.deaths = rec->deaths;
+}
+
+/*
+ * Between rounds (no worker inside the job): salvage the dead, decide which chunks run
+ * again and which are given up. Returns the number of chunks for the next round.
+ */
+static uint64_t recover(struct mproc_pool *pool, struct mproc__job *job, char *dst)
+{
+    struct mproc__ctl *ctl = pool->ctl;
+    int last_status = -1;
+    for (int i = 0; i < pool->nforked; i++) {
+        if (atomic_load(&ctl->slots[i].pid) == 0) {
+            salvage(pool, (uint32_t)i, job, dst);
+            last_status = ctl->slots[i].exit_status;
+        }
+    }
+    struct mproc__chunkrec *recs = mproc__chunks(ctl);
+    uint64_t remaining = 0;
+    for (uint64_t c = 0; c < job->nchunks; c++) {
+        struct mproc__chunkrec *rec = &recs[c];
+        uint32_t st = atomic_load(&rec->state);
+        if (st == MPROC__CHUNK_DONE || st == MPROC__CHUNK_FAILED)
+            continue;
+        /* HELD here means a worker claimed it and died before computing anything. */
+        if (rec->deaths > (uint16_t)pool->max_retries) {
+            atomic_store(&rec->state, MPROC__CHUNK_FAILED);
+            record_failure(pool, job, c, rec, last_status);
+            continue;
+        }
+        atomic_store(&rec->state, MPROC__CHUNK_FREE);
+        if (rec->deaths > 0 || rec->resume > 0)
+            pool->stats.chunks_retried++;
+        remaining++;
+    }
+    return remaining;
+}
+
+static void reset_chunks(struct mproc__ctl *ctl, uint64_t nchunks)
+{
+    struct mproc__chunkrec *recs = mproc__chunks(ctl);
+    for (uint64_t c = 0; c < nchunks; c++) {
+        atomic_store_explicit(&recs[c].state, MPROC__CHUNK_FREE, memory_order_relaxed);
+        recs[c].deaths = 0;
+        recs[c].last_signal = 0;
+        recs[c].resume = 0;
+    }
+}
+
+static void open_round(struct mproc_pool *pool, uint64_t target, bool caller_helps)
+{
+    struct mproc__ctl *ctl = pool->ctl;
+    ctl->job.target = target;
+    atomic_store(&ctl->cursor, 0);
+    atomic_store(&ctl->done, 0);
+    uint64_t helpers = caller_helps ? target - 1 : target;
+    mproc__publish_job(pool, helpers);
+}
+
+/* Runs a job already written to ctl->job (the generation is closed). */
+static int run_rounds(struct mproc_pool *pool, const mproc_array *src, mproc_array *dst)
+{
+    struct mproc__ctl *ctl = pool->ctl;
+    struct mproc__job *job = &ctl->job;
+    reset_chunks(ctl, job->nchunks);
+    atomic_store(&ctl->error, 0);
+    open_round(pool, job->nchunks, pool->caller_works);
+    if (pool->caller_works)
+        mproc__run_chunks(ctl, job, src->map.data, dst->map.data, -1);
+    for (int round = 1; wait_round(pool, job->target) != 0; round++) {
+        uint64_t remaining = recover(pool, job, dst->map.data);
+        int rc = mproc__respawn_dead(pool);
+        if (rc != 0)
+            return rc;
+        if (remaining == 0)
+            break;
+        if (round >= MAX_ROUNDS)
+            return MPROC_EWORKER;
+        open_round(pool, remaining, false); /* retries run on workers only */
+    }
+    int err = atomic_load(&ctl->error);
+    return err != 0 ? err : (pool->has_failure ? MPROC_EWORKER : 0);
+}
+
+static int check_pair(const mproc_array *src, const mproc_array *dst)
+{
+    if (src == NULL || dst == NULL)
+        return MPROC_EINVAL;
+    if (src->dtype != dst->dtype)
+        return MPROC_EDTYPE;
+    if (src->length != dst->length)
+        return MPROC_ELENGTH;
+    return 0;
+}
+
+/* Too little work to wake anyone for: the caller does it alone, chunk by chunk. */
+static int map_inline(mproc_kernel kernel, const void *ctx, const mproc_array *src,
+                      mproc_array *dst, size_t chunk)
+{
+    int rc = 0;
+    size_t es = src->elem_size;
+    for (size_t off = 0; off < src->length; off += chunk) {
+        size_t len = src->length - off < chunk ? src->length - off : chunk;
+        if (kernel((const char *)src->map.data + off * es, (char *)dst->map.data + off * es,
+                   len, ctx) != 0)
+            rc = MPROC_EKERNEL;
+    }
+    return rc;
+}
+
+MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
+                        size_t ctx_size, const mproc_array *src, mproc_array *dst)
+{
+    if (pool == NULL || kernel == NULL || ctx_size > MPROC_CTX_MAX || (ctx == NULL && ctx_size))
+        return MPROC_EINVAL;
+    int rc = check_pair(src, dst);
+    if (rc != 0)
+        return rc;
+    if (pool->creator != getpid())
+        return MPROC_ESTATE;
+    if (src->length == 0)
+        return 0;
+
+    pthread_mutex_lock(&pool->lock);
+    pool->stats.maps++;
+    pool->has_failure = false;
+    uint64_t chunk = mproc_pool_chunk_for(pool, src->length, src->elem_size);
+    uint64_t nchunks = src->length / chunk + (src->length % chunk != 0);
+    if (pool->caller_works && (nchunks == 1 || pool->nforked == 0)) {
+        unsigned char ctx_copy[MPROC_CTX_MAX]; /* the same copy semantics as workers get */
+        if (ctx_size)
+            memcpy(ctx_copy, ctx, ctx_size);
+        rc = map_inline(kernel, ctx_size ? ctx_copy : NULL, src, dst, (size_t)chunk);
+        pthread_mutex_unlock(&pool->lock);
+        return rc;
+    }
+    rc = mproc__respawn_dead(pool);
+    if (rc == 0) {
+        mproc__begin_job(pool);
+        struct mproc__job *job = &pool->ctl->job;
+        job->type = MPROC__JOB_MAP;
+        job->kernel = kernel;
+        job->ctx_size = (uint32_t)ctx_size;
+        if (ctx_size)
+            memcpy(job->ctx, ctx, ctx_size);
+        mproc__make_ref(&job->src, src);
+        mproc__make_ref(&job->dst, dst);
+        job->in_place = src->map.hdr.instance_id == dst->map.hdr.instance_id;
+        job->length = src->length;
+        job->elem_size = src->elem_size;
+        job->chunk = chunk;
+        job->nchunks = nchunks;
+        rc = run_rounds(pool, src, dst);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return rc;
+}
+
+MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array)
+{
+    if (pool == NULL || array == NULL)
+        return MPROC_EINVAL;
+    if (pool->creator != getpid())
+        return MPROC_ESTATE;
+    if (pool->nforked == 0)
+        return 0;
+    pthread_mutex_lock(&pool->lock);
+    int rc = mproc__respawn_dead(pool);
+    if (rc == 0) {
+        mproc__begin_job(pool);
+        struct mproc__job *job = &pool->ctl->job;
+        memset(job, 0, offsetof(struct mproc__job, ctx));
+        job->type = MPROC__JOB_PREPARE;
+        mproc__make_ref(&job->dst, array);
+        job->length = array->length;
+        job->elem_size = array->elem_size;
+        atomic_store(&pool->ctl->error, 0);
+        open_round(pool, (uint64_t)pool->nforked, false); /* each worker reports once */
+        /* A worker that dies here is replaced at the next job; preparing is only an
+         * optimisation, so that is not an error. */
+        rc = wait_round(pool, job->target) == 0 ? atomic_load(&pool->ctl->error) : 0;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return rc;
+}
+
+MPROC_API int mproc_map_op(mproc_pool *pool, mproc_op op, const void *scalar,
+                           const mproc_array *src, mproc_array *dst)
+{
+    if (pool == NULL)
+        return MPROC_EINVAL;
+    int rc = check_pair(src, dst);
+    if (rc != 0)
+        return rc;
+    mproc_kernel k;
+    if ((rc = mproc_kernel_get(op, src->dtype, &k)) != 0)
+        return rc;
+    bool needs_scalar = op == MPROC_OP_ADD || op == MPROC_OP_MUL;
+    if (needs_scalar && scalar == NULL)
+        return MPROC_EINVAL;
+    return mproc_map(pool, k, needs_scalar ? scalar : NULL, needs_scalar ? src->elem_size : 0,
+                     src, dst);
+}
+
+MPROC_API int mproc_square(mproc_pool *pool, mproc_array *array)
+{
+    return mproc_map_op(pool, MPROC_OP_SQUARE, NULL, array, array);
+}
