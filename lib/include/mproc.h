@@ -432,6 +432,27 @@ MPROC_API int mproc_map_op(mproc_pool *pool, mproc_op op, const void *scalar,
 /** Squares every element of `array` in place: mproc_map_op(pool, SQUARE, NULL, a, a). */
 MPROC_API int mproc_square(mproc_pool *pool, mproc_array *array);
 
+/* ------------------------------------------------------------------------------------ */
+/* Pool tasks: apply, map of byte blobs, async results                                   */
+/* ------------------------------------------------------------------------------------ */
+/* (section: tasks) */
+
+/* ------------------------------------------------------------------------------------ */
+/* Processes                                                                             */
+/* ------------------------------------------------------------------------------------ */
+/* (section: process) */
+
+/* ------------------------------------------------------------------------------------ */
+/* Synchronization and IPC: Lock, RLock, Semaphore, Event, Condition, Barrier, Value,     */
+/* Queue, Pipe                                                                           */
+/* ------------------------------------------------------------------------------------ */
+/* (section: ipc) */
+
+/* ------------------------------------------------------------------------------------ */
+/* Segment inspection and cleanup (mproc ls / mproc gc)                                 */
+/* ------------------------------------------------------------------------------------ */
+/* (section: segments) */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,2 @@
+/* process.c - placeholder; filled in by its issue. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* sync.c - placeholder; filled in by its issue. */
+#include "internal.h"

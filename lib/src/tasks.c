@@ -1,0 +1,2 @@
+/* tasks.c - placeholder; filled in by its issue. */
+#include "internal.h"
