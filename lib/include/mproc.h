@@ -316,7 +316,17 @@ typedef struct mproc_pool_options {
     /* How many times a chunk is retried after a worker died computing it; the next
      * death fails the chunk (see mproc_map). Default 3; 0..1000. */
     int max_retries;
+    /* MPROC_COMMIT_EXACTLY_ONCE (default): in-place chunks are computed into a scratch
+     * area and copied back, so that a worker death never transforms an element twice.
+     * MPROC_COMMIT_DIRECT: workers write in place directly, a little faster; after a
+     * death the chunk is run again from its start, so elements the dead worker had
+     * written are transformed twice. Only for kernels that are safe to re-run on their
+     * own output (abs, a copy, a fill) or maps from one array into another. */
+    int commit_mode;
 } mproc_pool_options;
+
+#define MPROC_COMMIT_EXACTLY_ONCE 0
+#define MPROC_COMMIT_DIRECT 1
 
 #define MPROC_MAX_WORKERS 1024
 

@@ -262,7 +262,8 @@ MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
             memcpy(job->ctx, ctx, ctx_size);
         mproc__make_ref(&job->src, src);
         mproc__make_ref(&job->dst, dst);
-        job->in_place = src->map.hdr.instance_id == dst->map.hdr.instance_id;
+        job->in_place = !pool->commit_direct &&
+                        src->map.hdr.instance_id == dst->map.hdr.instance_id;
         job->length = src->length;
         job->elem_size = src->elem_size;
         job->chunk = chunk;

@@ -42,6 +42,7 @@ MPROC_API void mproc_pool_options_init(mproc_pool_options *opts)
     opts->chunk = 0;
     opts->spin_us = 50;
     opts->max_retries = 3;
+    opts->commit_mode = MPROC_COMMIT_EXACTLY_ONCE;
 }
 
 void mproc__pools_forget(uint64_t instance_id)
@@ -181,7 +182,8 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
     if (opts != NULL)
         o = *opts;
     if (o.workers < 0 || o.workers > MPROC_MAX_WORKERS || o.spin_us > 1000000u ||
-        o.max_retries < 0 || o.max_retries > 1000)
+        o.max_retries < 0 || o.max_retries > 1000 ||
+        (o.commit_mode != MPROC_COMMIT_EXACTLY_ONCE && o.commit_mode != MPROC_COMMIT_DIRECT))
         return MPROC_EINVAL;
 
     struct mproc_pool *pool = calloc(1, sizeof *pool);
@@ -192,6 +194,7 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
     pool->nforked = pool->participants - (pool->caller_works ? 1 : 0);
     pool->chunk = o.chunk;
     pool->max_retries = o.max_retries;
+    pool->commit_direct = o.commit_mode == MPROC_COMMIT_DIRECT;
     pool->creator = getpid();
     int rc = map_ctl(pool);
     if (rc != 0) {

@@ -132,6 +132,7 @@ struct mproc_pool {
     int nforked;
     bool caller_works;
     int max_retries;
+    bool commit_direct; /* MPROC_COMMIT_DIRECT */
     size_t chunk; /* 0 = automatic */
     pid_t creator;
     pthread_mutex_t lock; /* one job at a time */
