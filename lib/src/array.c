@@ -148,7 +148,10 @@ MPROC_API int mproc_array_create(mproc_array **out, const char *name, mproc_dtyp
 MPROC_API int mproc_array_create_from(mproc_array **out, const char *name, mproc_dtype dtype,
                                       const void *values, size_t length)
 {
-    if (out == NULL || (values == NULL && length > 0))
+    if (out == NULL)
+        return MPROC_EINVAL;
+    *out = NULL;
+    if (values == NULL && length > 0)
         return MPROC_EINVAL;
     int rc = mproc_array_create(out, name, dtype, length);
     if (rc == 0 && length > 0)

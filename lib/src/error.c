@@ -17,7 +17,7 @@ MPROC_API const char *mproc_strerror(int err)
     }
     /* Other -errno values from system calls: glibc's strerror returns static strings
      * for known codes; strerrordesc_np would be better but is glibc 2.32+. */
-    if (err < 0 && err > -4096) {
+    if (err < 0 && err > -1000) {
         const char *s = strerror(-err);
         if (s != NULL)
             return s;

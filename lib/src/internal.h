@@ -59,6 +59,8 @@ size_t mproc__data_offset(void);
 uint32_t mproc__header_checksum(const struct mproc__header *hdr);
 int mproc__proc_start_time(pid_t pid, uint64_t *out);
 uint64_t mproc__random_u64(void);
+int mproc__header_check(const struct mproc__header *h, size_t got, uint64_t size,
+                        mproc_dtype expected);
 int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *out);
 int mproc__segment_unmap(struct mproc__mapping *m);
 

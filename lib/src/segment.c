@@ -72,12 +72,12 @@ int mproc__proc_start_time(pid_t pid, uint64_t *out)
     if (n <= 0)
         return MPROC_ENOENT;
     buf[n] = '\0';
-    /* The command name (field 2) may contain spaces and ')': skip to the last ')'. */
+    /* The command name (field 2) may contain spaces and ')': skip to the last ')'.
+     * From there, the k-th space is the one before field k + 2. */
     char *p = strrchr(buf, ')');
     if (p == NULL)
         return MPROC_ECORRUPT;
-    p++;
-    for (int field = 2; field < 22 && p != NULL; field++)
+    for (int field = 3; field <= 22 && p != NULL; field++)
         p = strchr(p + 1, ' ');
     if (p == NULL)
         return MPROC_ECORRUPT;
@@ -97,8 +97,9 @@ uint64_t mproc__random_u64(void)
     return v;
 }
 
-/* Checks a header read from a segment of `size` bytes (`got` of them read). */
-static int header_check(const struct mproc__header *h, size_t got, uint64_t size,
+/* Checks a header read from a segment of `size` bytes (`got` of them read). Also used
+ * by segment_info.c, which validates headers without mapping the data. */
+int mproc__header_check(const struct mproc__header *h, size_t got, uint64_t size,
                         mproc_dtype expected)
 {
     if (got < sizeof h->magic || memcmp(h->magic, MPROC__MAGIC, sizeof h->magic) != 0)
@@ -146,7 +147,7 @@ int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *o
     } while (got < 0 && errno == EINTR);
     if (got < 0)
         return mproc__neg_errno(errno);
-    int rc = header_check(&h, (size_t)got, (uint64_t)st.st_size, expected);
+    int rc = mproc__header_check(&h, (size_t)got, (uint64_t)st.st_size, expected);
     if (rc != 0)
         return rc;
     size_t bytes = (size_t)(h.data_offset + h.data_bytes);

@@ -124,8 +124,13 @@ static int run_through_scratch(const struct mproc__job *job, char *data, uint64_
         uint64_t len = end - p < cap ? end - p : cap;
         atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING),
                               memory_order_release);
-        if (job->kernel(data + p * es, scratch, (size_t)len, ctx) != 0)
+        if (job->kernel(data + p * es, scratch, (size_t)len, ctx) != 0) {
+            /* The scratch holds whatever the kernel left there: commit none of it, so
+             * that the piece stays as it was. */
             rc = MPROC_EKERNEL;
+            p += len;
+            continue;
+        }
         atomic_store_explicit(&slot->piece, len, memory_order_relaxed);
         atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMMITTING),
                               memory_order_release);
