@@ -306,7 +306,10 @@ MPROC_API int mproc_kernel_get(mproc_op op, mproc_dtype dtype, mproc_kernel *out
  *    range and the signal.
  * Idle workers that die are replaced at the next map. If the caller dies, the workers
  * get SIGKILL (PR_SET_PDEATHSIG) and also exit within a second if they find themselves
- * orphaned. The caller, when it works as worker 0, runs kernels in its own process: a
+ * orphaned. Workers reset the termination signals (SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+ * SIGUSR2, SIGALRM, SIGPIPE) to their defaults and ignore SIGINT, which the caller's
+ * program handles; handlers of fault signals are kept.
+ * The caller, when it works as worker 0, runs kernels in its own process: a
  * kernel that crashes it crashes the program, as a serial loop would; set
  * caller_works = 0 to keep untrusted kernels out of the calling process.
  */

@@ -253,17 +253,37 @@ _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64
     struct mproc__slot *slot = &ctl->slots[index];
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     die_if_orphaned(ctl); /* the creator may have died before prctl took effect */
-    /* Ctrl-C reaches the whole process group: the caller handles it and stops us. */
+    /* Handlers inherited from the caller (a CLI's cleanup handler, a test framework's
+     * SIGTERM handler that signals its process group) must not run here: a worker told
+     * to terminate terminates. Ctrl-C reaches the whole process group: the caller
+     * handles it and stops us, so workers ignore SIGINT. Fault handlers (SIGSEGV, ...)
+     * are left as the program set them. */
+    static const int terminate_signals[] = {SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                                            SIGALRM, SIGPIPE, SIGCHLD};
+    for (size_t i = 0; i < sizeof terminate_signals / sizeof *terminate_signals; i++)
+        signal(terminate_signals[i], SIG_DFL);
     signal(SIGINT, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     memset(cache, 0, sizeof cache);
     evict_seen = atomic_load(&ctl->evict_seq);
+    mproc__tasks_worker_start(ctl); /* the pool's initializer, if any */
+    uint32_t max_tasks = mproc__tasks_max_per_child(ctl), tasks_run = 0;
 
     for (;;) {
         wait_for_job(ctl, slot, seen);
         if (atomic_load(&ctl->shutdown))
             break;
-        atomic_store(&slot->inside, 1);
         uint64_t g = atomic_load(&ctl->gen);
+        if ((g & 1) || g == seen) {
+            /* No new map: run a queued task (a map's chunks always go first). */
+            if (mproc__tasks_run_one(ctl, index) && max_tasks != 0 && ++tasks_run >= max_tasks)
+                mproc__tasks_retire(ctl, index);
+            continue;
+        }
+        atomic_store(&slot->inside, 1);
+        g = atomic_load(&ctl->gen);
         if ((g & 1) || g == seen) {
             atomic_store(&slot->inside, 0);
             continue;
