@@ -501,7 +501,9 @@ MPROC_API int mproc_square(mproc_pool *pool, mproc_array *array);
  * the pool with workers = n and caller_works = 0. A pool without forked workers
  * (workers = 1 with caller_works set) runs each task in the submitting thread, at
  * submission (the initializer runs there once, before the first task; maxtasksperchild
- * does not apply; a task that crashes crashes the caller).
+ * does not apply; a task that crashes crashes the caller). Sizes as in Python: workers
+ * 0 means the number of CPUs (Python's processes=None), a negative count or a negative
+ * maxtasksperchild is MPROC_EINVAL (Python's ValueError), chunksize 0 is automatic.
  *
  * Order. Tasks are taken in submission order (FIFO) by whichever worker is free. A
  * worker prefers a map's chunks over queued tasks: maps and tasks interleave, they are
@@ -512,12 +514,24 @@ MPROC_API int mproc_square(mproc_pool *pool, mproc_array *array);
  * returned non-zero: that code and its message, see mproc_task_fail, are in the
  * failure record), MPROC_ETOOBIG, MPROC_EWORKER (the worker died running it: the failure
  * record has the signal or exit status; the task is not run again, as in Python),
- * MPROC_ECANCELED (fail-fast, below) or MPROC_ETERMINATED (the pool was terminated or
- * destroyed first). A failing task does not hurt its worker or the other tasks: a map
- * runs every task and reports the first failure (in completion order); with
- * MPROC_TASK_FAIL_FAST it cancels the tasks of the call that have not started instead.
- * A worker death is noticed within about 20 ms; the worker is replaced and the tasks
- * queued behind continue on the others and on the replacement. The pool stays usable.
+ * MPROC_ECANCELED (fail-fast, below), MPROC_ETERMINATED (the pool was terminated or
+ * destroyed first) or MPROC_ENOMEM (its result could not be kept). A failing task does
+ * not hurt its worker or the other tasks: a map runs every task and reports the first
+ * failure, by index: the failed task with the lowest index (cancelled and terminated
+ * tasks count only if no task failed otherwise), so that the report does not depend on
+ * timing; with MPROC_TASK_FAIL_FAST it cancels the tasks of the call that have not
+ * started instead. Python's map_async fails fast; mproc runs everything unless asked.
+ *
+ * What happens when a worker dies during a task (SIGKILL, SIGSEGV, _exit, the OOM
+ * killer): the pool notices within about 20 ms (its result thread, or a running map,
+ * reaps the worker), that task fails with MPROC_EWORKER and the signal (Python reports
+ * the death the same way: the task is not retried, since running it again could kill
+ * again or repeat its side effects), and the worker is replaced. In a chunk of a map,
+ * the tasks the worker had finished keep their results and those after the fatal one
+ * run again on other workers. Tasks queued behind continue on the other workers and on
+ * the replacement; the pool stays usable for tasks and maps. A worker that dies idle is
+ * replaced when tasks are outstanding (or at the next map). Deaths during tasks count in
+ * mproc_pool_stats.worker_deaths; workers retired by maxtasksperchild do not.
  *
  * Callbacks (Python's callback / error_callback) run on the pool's result thread, a
  * thread the pool starts in the creator at the first task call: one at a time, in
@@ -526,11 +540,15 @@ MPROC_API int mproc_square(mproc_pool *pool, mproc_array *array);
  * join or terminate from a callback return MPROC_ESTATE) and should be short; it may
  * submit new tasks. Every async result gets exactly one call: callback when every task
  * of the call succeeded (also for an empty map), error_callback with the first failure
- * otherwise; none for results failed by terminate or destroy (as in Python).
+ * otherwise; none once the pool is terminated or destroyed (as in Python; also not for
+ * results that had finished but whose callback had not run yet).
  *
  * Latency: the submitting thread writes the task into shared memory and wakes a worker
- * only if none is spinning; a get spins for options.spin_us before it sleeps, as maps
- * do, so that apply_async + get costs a few microseconds while the pool is busy.
+ * only if none is spinning; a get spins (up to 4 x options.spin_us, longer than a worker
+ * takes to wake up) before it sleeps, so that apply_async + get costs about a
+ * microsecond while the pool is busy, and a futex wake-up (tens of microseconds) after
+ * the workers went to sleep or when the pool has more workers than CPUs (nobody spins
+ * then). Use map with chunks for many small tasks.
  *
  * Processes and threads: only the pool's creator may submit tasks or wait for their
  * results (MPROC_ESTATE from another process). Any thread of it may, concurrently. The
@@ -570,7 +588,9 @@ typedef int (*mproc_star_fn)(int argc, const void *const *argv, const size_t *ar
  * Inside a task: sets the message the caller gets with the failure (printf format,
  * truncated to MPROC_TASK_MSG_MAX - 1 bytes) and returns code, so that a task can end
  * with `return mproc_task_fail(7, "bad input %d", x);`. The message is kept only if
- * the task returns non-zero. Outside a task it only returns code. Cannot fail.
+ * the task returns non-zero; a chunk of a map keeps the messages of its first 16 failed
+ * tasks (later ones get "task returned CODE"). Outside a task it only returns code.
+ * Cannot fail.
  */
 MPROC_API int mproc_task_fail(int code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -581,8 +601,8 @@ MPROC_API int mproc_task_fail(int code, const char *fmt, ...)
 /** What went wrong with one task. */
 typedef struct mproc_task_failure {
     size_t index;    /* the task's index in its call (0 for apply) */
-    int error;       /* MPROC_ETASK, MPROC_ETOOBIG, MPROC_EWORKER, MPROC_ECANCELED or
-                        MPROC_ETERMINATED */
+    int error;       /* MPROC_ETASK, MPROC_ETOOBIG, MPROC_EWORKER, MPROC_ECANCELED,
+                        MPROC_ETERMINATED or MPROC_ENOMEM */
     int code;        /* MPROC_ETASK: the task function's return value; else 0 */
     int signal;      /* MPROC_EWORKER: the signal that killed the worker, 0 if it exited */
     int exit_status; /* MPROC_EWORKER: the worker's exit status if it exited, else -1 */
@@ -764,8 +784,10 @@ MPROC_API int mproc_async_ready(mproc_async *a);
 MPROC_API int mproc_async_successful(mproc_async *a);
 
 /**
- * The first failure (in completion order) of the call, also before it is ready.
- * Returns 0 and fills *out, MPROC_ENOENT if no task has failed (yet), MPROC_EINVAL.
+ * The call's reported failure (the failed task with the lowest index, see "Results and
+ * errors"), also before it is ready (a lower-indexed failure may still come then).
+ * Returns 0 and fills *out, MPROC_ENOENT if no task has failed (yet), MPROC_EINVAL,
+ * MPROC_ESTATE (not the creator).
  */
 MPROC_API int mproc_async_failure(mproc_async *a, mproc_task_failure *out);
 
@@ -807,7 +829,9 @@ MPROC_API int mproc_pool_join(mproc_pool *pool);
  * kept. Further task calls return MPROC_ESTATE. Returns promptly however many tasks are
  * queued. A later mproc_map forks new workers (maps still work); mproc_pool_destroy
  * frees the pool. mproc_pool_destroy on a pool with unfinished tasks terminates it
- * first in the same way (Python's `with Pool() as p:` does the same on exit).
+ * first in the same way (Python's `with Pool() as p:` does the same on exit); async
+ * results outlive their pool: they stay readable and must still be freed. Neither may
+ * be called from a callback (destroy from a callback is undefined).
  * Returns 0, MPROC_EINVAL or MPROC_ESTATE (not the creator; from a callback).
  */
 MPROC_API int mproc_pool_terminate(mproc_pool *pool);

@@ -43,6 +43,9 @@ MPROC_API void mproc_pool_options_init(mproc_pool_options *opts)
     opts->spin_us = 50;
     opts->max_retries = 3;
     opts->commit_mode = MPROC_COMMIT_EXACTLY_ONCE;
+    opts->initializer = NULL;
+    opts->initarg = NULL;
+    opts->maxtasksperchild = 0;
 }
 
 void mproc__pools_forget(uint64_t instance_id)
@@ -70,7 +73,10 @@ bool mproc__worker_gone(struct mproc_pool *pool, struct mproc__slot *slot)
         slot->exit_status = r == pid ? status : -1;
         atomic_store(&slot->pid, 0);
         atomic_store(&slot->inside, 0);
-        pool->stats.worker_deaths++;
+        /* a worker retired after maxtasksperchild tasks did not die */
+        if (!atomic_exchange(&slot->retired, 0))
+            pool->stats.worker_deaths++;
+        mproc__tasks_worker_gone(pool, (uint32_t)(slot - pool->ctl->slots), slot->exit_status);
         return true;
     }
     return false;
@@ -90,6 +96,9 @@ static int spawn_worker(struct mproc_pool *pool, uint32_t index)
     atomic_store(&slot->inside, 0);
     atomic_store(&slot->sleeping, 0);
     atomic_store(&slot->commit, MPROC__COMMIT(0, MPROC__IDLE));
+    atomic_store(&slot->cur_task, 0);
+    atomic_store(&slot->retired, 0);
+    atomic_store(&slot->spinning, 0);
     /* a post meant for a dead predecessor must not wake the new worker */
     while (sem_trywait(&slot->wake) == 0) {
     }
@@ -147,6 +156,7 @@ static void free_ctl(struct mproc_pool *pool, int initialized_slots)
     for (int i = 0; i < initialized_slots; i++)
         sem_destroy(&pool->ctl->slots[i].wake);
     sem_destroy(&pool->ctl->done_sem);
+    mproc__tasks_free_shared(pool->ctl);
     munmap(pool->ctl, pool->ctl_bytes);
     pool->ctl = NULL;
 }
@@ -161,7 +171,8 @@ static int map_ctl(struct mproc_pool *pool)
     size_t chunks_off = round_up(slots_end, MPROC__CACHELINE);
     size_t chunks_end = chunks_off + MPROC__MAX_CHUNKS * sizeof(struct mproc__chunkrec);
     size_t scratch_off = round_up(chunks_end, 4096);
-    pool->ctl_bytes = scratch_off + (size_t)pool->nforked * MPROC__SCRATCH_BYTES;
+    size_t tasks_off = scratch_off + (size_t)pool->nforked * MPROC__SCRATCH_BYTES;
+    pool->ctl_bytes = tasks_off + mproc__tasks_shared_bytes((uint32_t)pool->nforked);
     void *mem = mmap(NULL, pool->ctl_bytes, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED)
@@ -169,6 +180,7 @@ static int map_ctl(struct mproc_pool *pool)
     pool->ctl = mem;
     pool->ctl->chunks_off = chunks_off;
     pool->ctl->scratch_off = scratch_off;
+    pool->ctl->tasks_off = tasks_off;
     return 0;
 }
 
@@ -183,7 +195,8 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
         o = *opts;
     if (o.workers < 0 || o.workers > MPROC_MAX_WORKERS || o.spin_us > 1000000u ||
         o.max_retries < 0 || o.max_retries > 1000 ||
-        (o.commit_mode != MPROC_COMMIT_EXACTLY_ONCE && o.commit_mode != MPROC_COMMIT_DIRECT))
+        (o.commit_mode != MPROC_COMMIT_EXACTLY_ONCE && o.commit_mode != MPROC_COMMIT_DIRECT) ||
+        o.maxtasksperchild < 0)
         return MPROC_EINVAL;
 
     struct mproc_pool *pool = calloc(1, sizeof *pool);
@@ -208,6 +221,14 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
     /* Spinning only pays when every participant has a CPU of its own. */
     ctl->spin_ns = pool->participants > online_cpus() ? 0 : (uint64_t)o.spin_us * 1000u;
     sem_init(&ctl->done_sem, 1, 0);
+    rc = mproc__tasks_init_shared(ctl, &o);
+    if (rc != 0) {
+        sem_destroy(&ctl->done_sem);
+        munmap(pool->ctl, pool->ctl_bytes);
+        pthread_mutex_destroy(&pool->lock);
+        free(pool);
+        return rc;
+    }
     int inited = 0, started = 0;
     for (; inited < pool->nforked; inited++) {
         if (sem_init(&ctl->slots[inited].wake, 1, 0) != 0) {
@@ -247,6 +268,7 @@ MPROC_API int mproc_pool_destroy(mproc_pool *pool)
     }
     pthread_mutex_unlock(&registry_lock);
     if (pool->creator == getpid()) {
+        mproc__tasks_destroy(pool); /* fails what is outstanding, kills task runners */
         stop_workers(pool, pool->nforked);
         free_ctl(pool, pool->nforked);
     } else {

@@ -87,6 +87,9 @@ struct mproc__slot {
     _Atomic uint64_t cur_chunk; /* the chunk the commit word is about */
     _Atomic uint64_t piece;     /* elements in the scratch while COMMITTING */
     int32_t exit_status;        /* waitpid status of a dead worker (caller's use only) */
+    _Atomic uint32_t cur_task;  /* tasks: 1 + the task entry it runs, 0 when none */
+    _Atomic uint32_t retired;   /* tasks: set before a clean exit after maxtasksperchild */
+    _Atomic uint32_t spinning;  /* idle and spinning: sees queued tasks without a post */
     sem_t wake;
     char pad[MPROC__CACHELINE];
 };
@@ -99,6 +102,7 @@ struct mproc__ctl {
     uint32_t nslots;
     uint64_t chunks_off;  /* offset of struct mproc__chunkrec[MPROC__MAX_CHUNKS] */
     uint64_t scratch_off; /* offset of nslots scratch areas of MPROC__SCRATCH_BYTES */
+    uint64_t tasks_off;   /* offset of the task queue (tasks_internal.h) */
 
     _Alignas(MPROC__CACHELINE) _Atomic uint64_t cursor; /* next chunk to claim */
     _Alignas(MPROC__CACHELINE) _Atomic uint64_t done;   /* chunks finished */
@@ -140,6 +144,7 @@ struct mproc_pool {
     bool has_failure;
     mproc_map_failure failure;
     struct mproc_pool *next_in_process;
+    struct mproc__tasks *tasks; /* the caller's side of tasks, created at first use */
 };
 
 /* pool.c: supervision and the generation protocol, used by map.c. */
@@ -150,6 +155,24 @@ void mproc__begin_job(struct mproc_pool *pool);
 void mproc__publish_job(struct mproc_pool *pool, uint64_t want);
 void mproc__wait_workers_out(struct mproc_pool *pool);
 void mproc__make_ref(struct mproc__arrayref *ref, const mproc_array *a);
+
+/* tasks_queue.c: the task queue in the control segment (see tasks_internal.h). */
+size_t mproc__tasks_shared_bytes(uint32_t nslots);
+int mproc__tasks_init_shared(struct mproc__ctl *ctl, const mproc_pool_options *o);
+void mproc__tasks_free_shared(struct mproc__ctl *ctl);
+/* Called by mproc__worker_gone for each worker it reaps (under the supervision rule:
+ * pool->lock held, or no other thread using the pool): fails the task it was running. */
+void mproc__tasks_worker_gone(struct mproc_pool *pool, uint32_t slot, int status);
+/* Worker side: runs the initializer; whether tasks are queued; runs one queued task
+ * (true if it ran one); a clean exit after maxtasksperchild tasks. */
+void mproc__tasks_worker_start(struct mproc__ctl *ctl);
+bool mproc__tasks_pending(struct mproc__ctl *ctl);
+bool mproc__tasks_run_one(struct mproc__ctl *ctl, uint32_t slot);
+uint32_t mproc__tasks_max_per_child(struct mproc__ctl *ctl);
+_Noreturn void mproc__tasks_retire(struct mproc__ctl *ctl, uint32_t slot);
+/* tasks_pool.c: before the creator stops the pool's workers (a forked copy of the
+ * handle leaves the tasks' side alone: its threads do not exist in the child). */
+void mproc__tasks_destroy(struct mproc_pool *pool);
 
 /* worker.c. `seen` is the generation current when the worker was forked: it must not
  * run that (finished) job, and must run every later one. */

@@ -211,22 +211,34 @@ static void die_if_orphaned(const struct mproc__ctl *ctl)
         _exit(0);
 }
 
-/* Waits until a generation other than `seen` is published (or shutdown). */
+/* Work to do: a generation other than `seen` is published, shutdown, or tasks queued. */
+static bool has_work(struct mproc__ctl *ctl, uint64_t seen)
+{
+    uint64_t g = atomic_load(&ctl->gen);
+    return (g != seen && !(g & 1)) || atomic_load(&ctl->shutdown) || mproc__tasks_pending(ctl);
+}
+
+/* Waits until has_work. Whoever queues tasks or publishes a job wakes sleepers through
+ * the same `sleeping` exchange, so checking both after raising the flag loses nothing. */
 static void wait_for_job(struct mproc__ctl *ctl, struct mproc__slot *slot, uint64_t seen)
 {
     uint64_t deadline = ctl->spin_ns ? mproc__now_ns() + ctl->spin_ns : 0;
+    /* Whoever queues tasks posts only to sleepers, and only for tasks that spinners
+     * cannot take; a spinner that gives up checks again after raising `sleeping`. */
+    atomic_store(&slot->spinning, deadline != 0);
     for (unsigned i = 1;; i++) {
-        uint64_t g = atomic_load_explicit(&ctl->gen, memory_order_acquire);
-        if ((g != seen && !(g & 1)) || atomic_load(&ctl->shutdown))
+        if (has_work(ctl, seen)) {
+            atomic_store(&slot->spinning, 0);
             return;
+        }
         if (deadline == 0 || ((i & 127) == 0 && mproc__now_ns() > deadline))
             break;
         mproc__spin_pause();
     }
+    atomic_store(&slot->spinning, 0);
     for (;;) {
         atomic_store(&slot->sleeping, 1);
-        uint64_t g = atomic_load(&ctl->gen);
-        if ((g != seen && !(g & 1)) || atomic_load(&ctl->shutdown)) {
+        if (has_work(ctl, seen)) {
             if (atomic_exchange(&slot->sleeping, 0) == 1)
                 return;
             /* the caller took our flag and posts: consume that post below */
@@ -303,5 +315,6 @@ _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].id != 0)
             cache_drop(&cache[i]);
+    fflush(NULL); /* what tasks printed (the buffers held nothing else after the fork) */
     _exit(0);
 }
