@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_segments.h"
 #include "cli_square.h"
 #include "cli_util.h"
 #include "mproc.h"
@@ -23,6 +24,8 @@ static void usage(FILE *f)
           "commands:\n"
           "  square     square an array in place with a worker pool\n"
           "             (mproc square --values 2,3,4 | mproc square --n 1e8 --verify)\n"
+          "  ls         list your named arrays in /dev/shm and whether their creator lives\n"
+          "  gc         remove your named arrays whose creator is dead (--dry-run)\n"
           "  version    print the version\n"
           "  help       print this help (mproc help square: the command's help)\n"
           "\n"
@@ -67,6 +70,14 @@ static int run(int argc, char **argv)
             cli_square_usage(stdout);
             return CLI_EXIT_OK;
         }
+        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "ls")) {
+            cli_ls_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "gc")) {
+            cli_gc_usage(stdout);
+            return CLI_EXIT_OK;
+        }
         if (argc > 2) {
             cli_error("unexpected argument '%s' after %s", argv[2], cmd);
             return CLI_EXIT_USAGE;
@@ -83,6 +94,8 @@ static int run(int argc, char **argv)
     }
     if (!strcmp(cmd, "square"))
         return cli_square_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ls") || !strcmp(cmd, "gc"))
+        return cli_segments_main(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (try 'mproc --help')", cmd);
     else
