@@ -203,7 +203,8 @@ MPROC_API int mproc_array_create_from(mproc_array **out, const char *name, mproc
  * Before touching the data, the header is validated against the segment's real size:
  * MPROC_ENOENT (no such name), MPROC_ENAME, MPROC_EACCES (another user's segment),
  * MPROC_ETRUNCATED (segment shorter than one header page or than header + data),
- * MPROC_EBADMAGIC (not an mproc segment), MPROC_EVERSION (format version not 1),
+ * MPROC_EBADMAGIC (not an mproc segment: wrong magic, or not a regular file, e.g. a
+ * symlink, FIFO or directory), MPROC_EVERSION (format version not 1),
  * MPROC_ECORRUPT (checksum, element size, offsets or sizes inconsistent),
  * MPROC_EDTYPE (expected is not MPROC_DTYPE_ANY and differs from the array's dtype, or
  * expected is not a dtype at all). Returns 0 on success.

@@ -127,7 +127,11 @@ MPROC_API int mproc_array_create(mproc_array **out, const char *name, mproc_dtyp
                   : memfd_create("mproc-array", MFD_CLOEXEC);
     if (fd < 0)
         return mproc__neg_errno(errno);
-    int rc = reserve(fd, total);
+    /* 0600 whatever the umask: a umask like 0277 must not lock out the creator's
+     * own attaches. */
+    int rc = fchmod(fd, 0600) == 0 ? 0 : mproc__neg_errno(errno);
+    if (rc == 0)
+        rc = reserve(fd, total);
     if (rc == 0)
         rc = write_header(fd, dtype, length, es);
     if (rc == 0)
@@ -170,9 +174,9 @@ MPROC_API int mproc_array_attach(mproc_array **out, const char *name, mproc_dtyp
         return rc;
     if (expected != MPROC_DTYPE_ANY && !mproc__dtype_valid((uint32_t)expected))
         return MPROC_EDTYPE;
-    int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
+    int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     if (fd < 0)
-        return mproc__neg_errno(errno);
+        return errno == ELOOP ? MPROC_EBADMAGIC : mproc__neg_errno(errno); /* a symlink */
     rc = array_from_fd(out, fd, shm_name + 1, expected);
     close(fd);
     return rc;

@@ -37,14 +37,7 @@ MPROC_API size_t mproc_pool_chunk_for(const mproc_pool *pool, size_t length, siz
 
 static void sleep_slice(sem_t *sem)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += WAIT_SLICE_NS;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    sem_timedwait(sem, &ts); /* a post, a timeout or EINTR: the caller looks again */
+    mproc__sem_wait_ns(sem, WAIT_SLICE_NS); /* a post, a timeout or EINTR: look again */
 }
 
 /*
@@ -98,12 +91,14 @@ static void salvage(struct mproc_pool *pool, uint32_t index, const struct mproc_
     rec->deaths++;
     int st = slot->exit_status;
     rec->last_signal = (uint16_t)(st >= 0 && WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    rec->last_status = st;
     atomic_store(&rec->state, MPROC__CHUNK_FREE);
 }
 
 static void record_failure(struct mproc_pool *pool, const struct mproc__job *job, uint64_t c,
-                           const struct mproc__chunkrec *rec, int exit_status)
+                           const struct mproc__chunkrec *rec)
 {
+    int exit_status = rec->last_status;
     pool->stats.chunks_failed++;
     if (pool->has_failure)
         return;
@@ -125,13 +120,9 @@ static void record_failure(struct mproc_pool *pool, const struct mproc__job *job
 static uint64_t recover(struct mproc_pool *pool, struct mproc__job *job, char *dst)
 {
     struct mproc__ctl *ctl = pool->ctl;
-    int last_status = -1;
-    for (int i = 0; i < pool->nforked; i++) {
-        if (atomic_load(&ctl->slots[i].pid) == 0) {
+    for (int i = 0; i < pool->nforked; i++)
+        if (atomic_load(&ctl->slots[i].pid) == 0)
             salvage(pool, (uint32_t)i, job, dst);
-            last_status = ctl->slots[i].exit_status;
-        }
-    }
     struct mproc__chunkrec *recs = mproc__chunks(ctl);
     uint64_t remaining = 0;
     for (uint64_t c = 0; c < job->nchunks; c++) {
@@ -140,13 +131,14 @@ static uint64_t recover(struct mproc_pool *pool, struct mproc__job *job, char *d
         if (st == MPROC__CHUNK_DONE || st == MPROC__CHUNK_FAILED)
             continue;
         /* HELD here means a worker claimed it and died before computing anything. */
+        bool retried = st == MPROC__CHUNK_HELD || rec->deaths > 0 || rec->resume > 0;
         if (rec->deaths > (uint16_t)pool->max_retries) {
             atomic_store(&rec->state, MPROC__CHUNK_FAILED);
-            record_failure(pool, job, c, rec, last_status);
+            record_failure(pool, job, c, rec);
             continue;
         }
         atomic_store(&rec->state, MPROC__CHUNK_FREE);
-        if (rec->deaths > 0 || rec->resume > 0)
+        if (retried)
             pool->stats.chunks_retried++;
         remaining++;
     }
@@ -160,6 +152,7 @@ static void reset_chunks(struct mproc__ctl *ctl, uint64_t nchunks)
         atomic_store_explicit(&recs[c].state, MPROC__CHUNK_FREE, memory_order_relaxed);
         recs[c].deaths = 0;
         recs[c].last_signal = 0;
+        recs[c].last_status = -1;
         recs[c].resume = 0;
     }
 }

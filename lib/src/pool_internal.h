@@ -53,6 +53,7 @@ struct mproc__chunkrec {
     _Atomic uint32_t state; /* mproc__chunk_state */
     uint16_t deaths;        /* workers that died computing it */
     uint16_t last_signal;
+    int32_t last_status; /* waitpid status of the last of them (-1: reaped elsewhere) */
     uint64_t resume; /* elements at the chunk's start already done (set by recovery) */
 };
 
@@ -146,6 +147,11 @@ struct mproc_pool {
     struct mproc_pool *next_in_process;
     struct mproc__tasks *tasks; /* the caller's side of tasks, created at first use */
 };
+
+/* pool.c: waits on a semaphore for at most ns nanoseconds of CLOCK_MONOTONIC (a wall
+ * clock step cannot stretch it). Returns 0 when it took a post, else -1 with errno
+ * ETIMEDOUT or EINTR. */
+int mproc__sem_wait_ns(sem_t *sem, uint64_t ns);
 
 /* pool.c: supervision and the generation protocol, used by map.c. */
 bool mproc__worker_gone(struct mproc_pool *pool, struct mproc__slot *slot);

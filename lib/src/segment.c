@@ -137,6 +137,8 @@ int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *o
     struct stat st;
     if (fstat(fd, &st) != 0)
         return mproc__neg_errno(errno);
+    if (!S_ISREG(st.st_mode))
+        return MPROC_EBADMAGIC; /* a directory, FIFO or device is not a segment */
     if (st.st_uid != geteuid())
         return MPROC_EACCES;
     struct mproc__header h;

@@ -243,10 +243,7 @@ static void wait_for_job(struct mproc__ctl *ctl, struct mproc__slot *slot, uint6
                 return;
             /* the caller took our flag and posts: consume that post below */
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        if (sem_timedwait(&slot->wake, &ts) == 0)
+        if (mproc__sem_wait_ns(&slot->wake, 1000000000u) == 0)
             return; /* whoever posted cleared `sleeping` */
         if (errno == ETIMEDOUT) {
             die_if_orphaned(ctl);

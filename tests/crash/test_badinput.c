@@ -317,8 +317,8 @@ static int in_child(fx *f, int which)
     X(attach_header_used, MPROC_ECORRUPT, "attach a header claiming 96 bytes in use",            \
       try_attach(f->forged[F_HEADER_USED], 0))                                                   \
     /* not regular files: errors, never a hang (the codes are the system's) */                   \
-    X(attach_fifo, -ESPIPE, "attach a FIFO (pread: ESPIPE)", try_attach(f->fifo, 0))             \
-    X(attach_symlink, -ELOOP, "attach a symbolic link (O_NOFOLLOW)", try_attach(f->link, 0))     \
+    X(attach_fifo, MPROC_EBADMAGIC, "attach a FIFO (not a regular file)", try_attach(f->fifo, 0))             \
+    X(attach_symlink, MPROC_EBADMAGIC, "attach a symbolic link (O_NOFOLLOW)", try_attach(f->link, 0))     \
     X(attach_dir, MPROC_EINVAL, "attach a directory (shm_open: EINVAL)", try_attach(f->dir, 0))  \
     /* unlinking */                                                                              \
     X(unlink_null, MPROC_EINVAL, "unlink(NULL)", mproc_array_unlink(NULL))                       \

@@ -187,10 +187,8 @@ END_TEST
 
 /* Two chunks that kill their workers in different ways in the same round (chunk 0 by
  * _exit(3), chunk 1 by SIGSEGV): the failure reported is chunk 0's, with its own exit
- * status 3. Known bug at the time of writing: map.c's record_failure takes the exit
- * status of the last dead slot it salvaged, not of the worker that died on the chunk,
- * so this reports exit_status -1 most of the time. Runs with MPROC_TEST_KNOWN_BUGS=1
- * until that is fixed; then it should simply run. */
+ * status 3 (each chunk record keeps the wait status of the last worker that died on
+ * it; this once reported the status of whichever dead slot was salvaged last). */
 static int two_poisons(const void *src, void *dst, size_t n, const void *ctx)
 {
     (void)ctx;
@@ -210,11 +208,6 @@ static int two_poisons(const void *src, void *dst, size_t n, const void *ctx)
 
 START_TEST(test_two_poisons_own_status)
 {
-    if (getenv("MPROC_TEST_KNOWN_BUGS") == NULL) {
-        fprintf(stderr, "test_two_poisons_own_status: SKIPPED (known bug; set "
-                        "MPROC_TEST_KNOWN_BUGS=1 to run)\n");
-        return;
-    }
     for (int t = 0; t < 10; t++) {
         mproc_pool *pool = cu_pool(2, 0, 1000, 0);
         mproc_array *a = NULL;
