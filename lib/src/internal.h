@@ -61,6 +61,9 @@ int mproc__proc_start_time(pid_t pid, uint64_t *out);
 uint64_t mproc__random_u64(void);
 int mproc__header_check(const struct mproc__header *h, size_t got, uint64_t size,
                         mproc_dtype expected);
+struct stat;
+int mproc__segment_read_header(int fd, mproc_dtype expected, struct mproc__header *h,
+                               struct stat *st);
 int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *out);
 int mproc__segment_unmap(struct mproc__mapping *m);
 

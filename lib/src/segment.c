@@ -129,27 +129,35 @@ int mproc__header_check(const struct mproc__header *h, size_t got, uint64_t size
     return 0;
 }
 
+/* Reads and validates the header of the segment open at fd, with pread only: the
+ * segment must be a regular file of ours whose real size holds header and data. */
+int mproc__segment_read_header(int fd, mproc_dtype expected, struct mproc__header *h,
+                               struct stat *st)
+{
+    if (fstat(fd, st) != 0)
+        return mproc__neg_errno(errno);
+    if (!S_ISREG(st->st_mode))
+        return MPROC_EBADMAGIC; /* a directory, FIFO or device is not a segment */
+    if (st->st_uid != geteuid())
+        return MPROC_EACCES;
+    memset(h, 0, sizeof *h);
+    ssize_t got;
+    do {
+        got = pread(fd, h, sizeof *h, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return mproc__neg_errno(errno);
+    return mproc__header_check(h, (size_t)got, (uint64_t)st->st_size, expected);
+}
+
 /* Validates the segment open at fd and maps it read-write. Does not close fd. */
 int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *out)
 {
     if (expected != MPROC_DTYPE_ANY && !mproc__dtype_valid((uint32_t)expected))
         return MPROC_EDTYPE;
     struct stat st;
-    if (fstat(fd, &st) != 0)
-        return mproc__neg_errno(errno);
-    if (!S_ISREG(st.st_mode))
-        return MPROC_EBADMAGIC; /* a directory, FIFO or device is not a segment */
-    if (st.st_uid != geteuid())
-        return MPROC_EACCES;
     struct mproc__header h;
-    memset(&h, 0, sizeof h);
-    ssize_t got;
-    do {
-        got = pread(fd, &h, sizeof h, 0);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0)
-        return mproc__neg_errno(errno);
-    int rc = mproc__header_check(&h, (size_t)got, (uint64_t)st.st_size, expected);
+    int rc = mproc__segment_read_header(fd, expected, &h, &st);
     if (rc != 0)
         return rc;
     size_t bytes = (size_t)(h.data_offset + h.data_bytes);

@@ -84,21 +84,8 @@ static int creator_alive(int64_t pid, uint64_t start)
 static int stat_fd(int fd, const char *name, mproc_segment_info *out)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0)
-        return mproc__neg_errno(errno);
-    if (!S_ISREG(st.st_mode))
-        return MPROC_EBADMAGIC;
-    if (st.st_uid != geteuid())
-        return MPROC_EACCES;
     struct mproc__header h;
-    memset(&h, 0, sizeof h);
-    ssize_t got;
-    do {
-        got = pread(fd, &h, sizeof h, 0);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0)
-        return mproc__neg_errno(errno);
-    int rc = mproc__header_check(&h, (size_t)got, (uint64_t)st.st_size, MPROC_DTYPE_ANY);
+    int rc = mproc__segment_read_header(fd, MPROC_DTYPE_ANY, &h, &st);
     if (rc != 0)
         return rc;
 
