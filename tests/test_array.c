@@ -889,7 +889,7 @@ static bool small_dev_shm(void)
 {
     if (unshare(CLONE_NEWNS) != 0)
         return false;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return false;
     return mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m,mode=1777") == 0;
 }

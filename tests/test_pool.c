@@ -1272,7 +1272,7 @@ START_TEST(test_workers_die_with_creator)
         mproc_pool *p = NULL;
         if (mproc_pool_create(&p, &o) != 0)
             _exit(10);
-        pid_t kids[8];
+        pid_t kids[8] = {0};
         int nk = tu_children(kids, 8);
         if (write(fds[1], &nk, sizeof nk) != sizeof nk ||
             write(fds[1], kids, sizeof kids) != sizeof kids)
