@@ -134,12 +134,25 @@ static int spawn_worker(struct mproc_pool *pool, uint32_t index)
     return 0;
 }
 
-/* Replaces workers found dead. Called only while no job is open. */
+/*
+ * Replaces workers found dead. Called only while no job is open, before every job.
+ * Slots already known dead (pid 0) are refilled at once; asking the kernel about the
+ * others (a waitpid per worker) is done at most once per REAP_INTERVAL_NS, because on
+ * back-to-back small maps those syscalls were a third of the dispatch cost. A worker
+ * that died unnoticed costs nothing meanwhile: the others take its chunks, and a map
+ * that needs it reaps it in its own wait.
+ */
+#define REAP_INTERVAL_NS 1000000u
+
 int mproc__respawn_dead(struct mproc_pool *pool)
 {
+    uint64_t now = mproc__now_ns();
+    bool ask_kernel = now >= pool->next_reap_ns;
+    if (ask_kernel)
+        pool->next_reap_ns = now + REAP_INTERVAL_NS;
     for (int i = 0; i < pool->nforked; i++) {
         struct mproc__slot *slot = &pool->ctl->slots[i];
-        if (atomic_load(&slot->pid) == 0 || mproc__worker_gone(pool, slot)) {
+        if (atomic_load(&slot->pid) == 0 || (ask_kernel && mproc__worker_gone(pool, slot))) {
             int rc = spawn_worker(pool, (uint32_t)i);
             if (rc != 0)
                 return rc;
@@ -266,7 +279,6 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
         free(pool);
         return rc;
     }
-    pool->stats.worker_deaths = 0;
     pthread_mutex_lock(&registry_lock);
     pool->next_in_process = registry;
     registry = pool;

@@ -141,6 +141,7 @@ struct mproc_pool {
     size_t chunk; /* 0 = automatic */
     pid_t creator;
     pthread_mutex_t lock; /* one job at a time */
+    uint64_t next_reap_ns; /* when mproc__respawn_dead next asks waitpid */
     mproc_pool_stats stats;
     bool has_failure;
     mproc_map_failure failure;
