@@ -17,6 +17,9 @@
  * Processes: a pool belongs to the process that created it; its workers are forked
  * children that die with it (they get SIGKILL when the creator exits, see
  * mproc_pool_create). Shared arrays can be used from any process that has attached them.
+ * A Process (mproc_process_*) is a forked child of its creator, and only the creator
+ * joins it. The IPC objects (Lock, Queue, Value, ...) live in shared mappings made
+ * before fork: processes forked after their creation share them.
  */
 #ifndef MPROC_H
 #define MPROC_H
