@@ -1305,10 +1305,37 @@ static TCase *tc(Suite *s, const char *name, double timeout)
     return t;
 }
 
-int main(void)
+/*
+ * Run with MPROC_TEST_START=spawn, the whole suite runs on spawned workers: this very
+ * program is their worker executable (mproc_spawn_main below), so the user kernels it
+ * registers by name exist in them too, and mproc_map finds their names.
+ */
+static void register_kernels(void)
 {
+    static const struct {
+        const char *name;
+        mproc_kernel fn;
+    } k[] = {
+        {"pid", pid_kernel},
+        {"layout", layout_kernel},
+        {"affine", affine_kernel},
+        {"ctx_pattern", ctx_pattern_kernel},
+        {"no_ctx", no_ctx_kernel},
+        {"always_fail", always_fail_kernel},
+        {"sometimes_fail", sometimes_fail_kernel},
+        {"slow_square", slow_square_kernel},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (mproc_kernel_register(k[i].name, MPROC_DTYPE_ANY, k[i].fn) != 0)
+            abort();
+}
+
+int main(int argc, char **argv)
+{
+    register_kernels();
+    bool spawn = tu_start_method_from_env(argc, argv);
     tu_init();
-    Suite *s = suite_create("pool");
+    Suite *s = suite_create(spawn ? "pool-spawn" : "pool");
     TCase *t;
 
     t = tc(s, "create", 20);

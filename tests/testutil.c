@@ -153,6 +153,17 @@ void tu_assert_child_ok(pid_t pid, double timeout_s)
 
 /* ---- names and /dev/shm --------------------------------------------------------------- */
 
+bool tu_start_method_from_env(int argc, char **argv)
+{
+    mproc_spawn_main(argc, argv);
+    const char *start = getenv("MPROC_TEST_START");
+    if (start == NULL || strcmp(start, "spawn") != 0)
+        return false;
+    mproc_set_start_method(MPROC_START_SPAWN);
+    setenv("MPROC_WORKER_EXE", "/proc/self/exe", 1);
+    return true;
+}
+
 void tu_init(void)
 {
     tu_runner_pid = getpid();

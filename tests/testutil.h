@@ -50,6 +50,14 @@ enum {
 
 /* Records the runner's pid (the name prefix); call first in main(). */
 void tu_init(void);
+/*
+ * For suites that run under both start methods: when this process was spawned as a
+ * pool's worker, serves and exits (mproc_spawn_main); otherwise, with
+ * MPROC_TEST_START=spawn in the environment, makes spawn the default start method with
+ * this very program as the worker executable, and returns true. Call at the top of main,
+ * after registering the suite's kernels by name.
+ */
+bool tu_start_method_from_env(int argc, char **argv);
 /* Adds the hygiene fixture and a timeout (seconds) to a test case. */
 void tu_tcase_defaults(TCase *tc, double timeout_s);
 /* Runs the suite (CK_ENV verbosity), sweeps leftovers, returns the exit status. */

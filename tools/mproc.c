@@ -12,6 +12,7 @@
 #include "cli_segments.h"
 #include "cli_square.h"
 #include "cli_util.h"
+#include "cli_worker.h"
 #include "mproc.h"
 
 static void usage(FILE *f)
@@ -26,6 +27,7 @@ static void usage(FILE *f)
           "             (mproc square --values 2,3,4 | mproc square --n 1e8 --verify)\n"
           "  ls         list your named arrays in /dev/shm and whether their creator lives\n"
           "  gc         remove your named arrays whose creator is dead (--dry-run)\n"
+          "  worker     join a pool by name as one of its workers (--pool NAME)\n"
           "  version    print the version\n"
           "  help       print this help (mproc help square: the command's help)\n"
           "\n"
@@ -78,6 +80,10 @@ static int run(int argc, char **argv)
             cli_gc_usage(stdout);
             return CLI_EXIT_OK;
         }
+        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "worker")) {
+            cli_worker_usage(stdout);
+            return CLI_EXIT_OK;
+        }
         if (argc > 2) {
             cli_error("unexpected argument '%s' after %s", argv[2], cmd);
             return CLI_EXIT_USAGE;
@@ -96,6 +102,8 @@ static int run(int argc, char **argv)
         return cli_square_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "ls") || !strcmp(cmd, "gc"))
         return cli_segments_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker"))
+        return cli_worker_main(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (try 'mproc --help')", cmd);
     else
@@ -105,5 +113,6 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    mproc_spawn_main(argc, argv); /* a spawned pool's worker: serves, never returns */
     return finish_stdout(run(argc, argv));
 }

@@ -80,6 +80,10 @@ MPROC_API int mproc_version_number(void);
     XX(ENAME, -1009, "invalid segment name")                                               \
     XX(ESTATE, -1010, "object used from the wrong process or in the wrong state")          \
     XX(EATTACH, -1011, "a worker could not attach to the array")                           \
+    XX(EKERNELNAME, -1012, "no kernel of that name for this dtype")                         \
+    XX(ELIBRARY, -1013, "kernel library cannot be loaded or has no mproc_kernels table")    \
+    XX(ESPAWNED, -1014, "function pointers cannot reach spawned workers: use named kernels") \
+    XX(ENOWORKER, -1015, "the pool has no live worker to run the job")                      \
     XX(EOWNERDEAD, -1100, "acquired; its previous holder died holding it")                 \
     XX(EBROKEN, -1101, "barrier is broken (aborted, or a wait timed out)")                 \
     XX(EFULL, -1102, "queue is full")                                                      \
@@ -251,8 +255,9 @@ MPROC_API const char *mproc_array_name(const mproc_array *array);
  *
  * Kernels run in worker processes forked from the pool's creator: a function of the
  * program or of a library loaded before mproc_pool_create works; one loaded with dlopen
- * after it does not. A kernel must not keep pointers into ctx, src or dst after it
- * returns.
+ * after it does not (load it with mproc_pool_load_kernels instead). Workers that were
+ * not forked (spawned, or started by hand) find kernels by name: see "Kernels by name".
+ * A kernel must not keep pointers into ctx, src or dst after it returns.
  */
 typedef int (*mproc_kernel)(const void *src, void *dst, size_t n, const void *ctx);
 
@@ -282,6 +287,62 @@ MPROC_API const char *mproc_op_name(mproc_op op);
  * Returns 0, MPROC_EINVAL (NULL out or unknown op) or MPROC_EDTYPE.
  */
 MPROC_API int mproc_kernel_get(mproc_op op, mproc_dtype dtype, mproc_kernel *out);
+
+/*
+ * Kernels by name. Workers of a spawned pool (MPROC_START_SPAWN) or started by hand
+ * (MPROC_START_MANUAL) are fresh programs: a function pointer of the caller means
+ * nothing to them, so what a map sends them is a kernel's name, and each worker finds
+ * the kernel under that name in its own process. The names:
+ *  - the built-in ops, for every dtype: "square", "cube", "negate", "abs", "add", "mul";
+ *  - kernels registered with mproc_kernel_register in the worker's program (a program
+ *    that is its own worker executable registers them before calling mproc_spawn_main);
+ *  - kernels of a shared object loaded with mproc_pool_load_kernels (every worker loads
+ *    it too) or mproc_kernel_load. Such a library exports a table named mproc_kernels:
+ *
+ *        const mproc_kernel_def mproc_kernels[] = {
+ *            {"poly3", MPROC_FLOAT64, poly3_f64},
+ *            {"clip", MPROC_DTYPE_ANY, clip_any},   // any dtype
+ *            {NULL, 0, NULL},                       // the end
+ *        };
+ *
+ * A name is 1..MPROC_KERNEL_NAME_MAX characters from [A-Za-z0-9_.-]. A lookup tries an
+ * entry for the exact dtype before one for MPROC_DTYPE_ANY; later registrations of the
+ * same name and dtype replace earlier ones; built-in names cannot be replaced.
+ */
+#define MPROC_KERNEL_NAME_MAX 63
+#define MPROC_KERNEL_TABLE "mproc_kernels" /* the symbol a kernel library exports */
+
+/** One entry of a kernel library's mproc_kernels table (ended by a NULL name). */
+typedef struct mproc_kernel_def {
+    const char *name;
+    mproc_dtype dtype; /* the dtype it is for, or MPROC_DTYPE_ANY */
+    mproc_kernel fn;
+} mproc_kernel_def;
+
+/**
+ * Registers fn under name for dtype (MPROC_DTYPE_ANY: every dtype) in this process.
+ * Processes forked afterwards inherit the registration. Thread-safe.
+ * Returns 0, MPROC_EINVAL (NULL name or fn; a built-in op's name), MPROC_EKERNELNAME
+ * (name empty, too long or with other characters), MPROC_EDTYPE or MPROC_ENOMEM.
+ */
+MPROC_API int mproc_kernel_register(const char *name, mproc_dtype dtype, mproc_kernel fn);
+
+/**
+ * Finds the kernel called name for dtype: a built-in op, else a registered kernel.
+ * Returns 0, MPROC_EINVAL (NULL argument), MPROC_EDTYPE (not a dtype) or
+ * MPROC_EKERNELNAME (no such kernel for that dtype).
+ */
+MPROC_API int mproc_kernel_find(const char *name, mproc_dtype dtype, mproc_kernel *out);
+
+/**
+ * Loads a kernel library into this process (dlopen with RTLD_NOW) and registers every
+ * entry of its mproc_kernels table. Loading the same path twice registers once.
+ * Returns 0, MPROC_EINVAL (NULL path), MPROC_ELIBRARY (dlopen failed: missing file,
+ * unresolved symbol, wrong architecture; or the library has no mproc_kernels table, or
+ * an entry with a bad name or dtype, in which case none of it is registered) or
+ * MPROC_ENOMEM. The library is never unloaded.
+ */
+MPROC_API int mproc_kernel_load(const char *path);
 
 /* ------------------------------------------------------------------------------------ */
 /* Pool                                                                                  */
@@ -353,7 +414,38 @@ typedef struct mproc_pool_options {
      * (a chunk of a task map counts as one) exits cleanly and is replaced by a fresh
      * one. 0 (the default): no limit. Negative: MPROC_EINVAL. */
     int maxtasksperchild;
+    /* How workers start (Python's start methods), one of:
+     *  MPROC_START_DEFAULT (0, the default): the process-wide choice made with
+     *      mproc_set_start_method, which is MPROC_START_FORK unless changed;
+     *  MPROC_START_FORK: workers are forked children of the creator (the fastest start;
+     *      kernels and tasks may be any function of the program);
+     *  MPROC_START_SPAWN: workers are fresh programs started with posix_spawn (safe in
+     *      a process that already runs threads, where fork is not): worker_exe, run as
+     *      `worker_exe --mproc-worker ...`, attaches to the pool's control segment. Maps
+     *      send kernels by name (see "Kernels by name"); tasks and initializer are not
+     *      available (MPROC_ESPAWNED / MPROC_EINVAL);
+     *  MPROC_START_MANUAL: the pool starts no worker: `workers` slots (minus the caller)
+     *      wait for processes that join with `mproc worker --pool NAME` or
+     *      mproc_worker_serve(NAME), and that may leave again; name is required. Maps
+     *      as with SPAWN; see mproc_pool_wait_workers.
+     * The crash guarantees of maps are the same for every method. */
+    int start_method;
+    /* The control segment's name (the rules of array names; it appears in /dev/shm while
+     * the pool lives and is removed by mproc_pool_destroy), so that workers can join by
+     * name. NULL (the default): anonymous; spawned workers then reach it through the
+     * creator's /proc/PID/fd. Required for MPROC_START_MANUAL. */
+    const char *name;
+    /* The executable spawned workers run: NULL (the default) means $MPROC_WORKER_EXE when
+     * set, else the `mproc` command installed with the library. A program of your own
+     * (for example "/proc/self/exe", the caller's own program, which then has its own
+     * registered kernels) must call mproc_spawn_main at the top of main. */
+    const char *worker_exe;
 } mproc_pool_options;
+
+#define MPROC_START_DEFAULT 0
+#define MPROC_START_FORK 1
+#define MPROC_START_SPAWN 2
+#define MPROC_START_MANUAL 3
 
 #define MPROC_COMMIT_EXACTLY_ONCE 0
 #define MPROC_COMMIT_DIRECT 1
@@ -380,6 +472,71 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
  * its own copy of the handle then).
  */
 MPROC_API int mproc_pool_destroy(mproc_pool *pool);
+
+/**
+ * Sets the start method pools use when their options say MPROC_START_DEFAULT (Python's
+ * multiprocessing.set_start_method): MPROC_START_FORK, MPROC_START_SPAWN or
+ * MPROC_START_MANUAL. Process-wide; pools already created keep theirs. Returns 0 or
+ * MPROC_EINVAL.
+ */
+MPROC_API int mproc_set_start_method(int method);
+
+/** The start method MPROC_START_DEFAULT stands for now. Cannot fail. */
+MPROC_API int mproc_get_start_method(void);
+
+/** The start method a pool was created with (never DEFAULT); 0 for NULL. */
+MPROC_API int mproc_pool_start_method(const mproc_pool *pool);
+
+/** The pool's control segment name as given in options.name, or NULL. Cannot fail. */
+MPROC_API const char *mproc_pool_name(const mproc_pool *pool);
+
+/**
+ * Waits until at least `count` workers are in the pool (joined by hand, for a
+ * MPROC_START_MANUAL pool; forked and spawned pools have theirs from the start), for at
+ * most timeout_ms milliseconds (negative: no limit). Returns 0, MPROC_EINVAL (NULL pool,
+ * count below 0 or above the pool's worker slots), MPROC_ESTATE (not the creator) or
+ * MPROC_ETIMEDOUT.
+ */
+MPROC_API int mproc_pool_wait_workers(mproc_pool *pool, int count, int timeout_ms);
+
+/**
+ * Loads a kernel library (see mproc_kernel_load) in the caller now, so that a missing
+ * or broken library is reported here, and in every worker of the pool before its next
+ * map (replacements and workers that join later included). At most 8 per pool.
+ * Returns 0, MPROC_EINVAL (NULL argument, a path longer than 4095 bytes, or 8 already
+ * loaded), MPROC_ESTATE, or the errors of mproc_kernel_load. A worker that cannot load
+ * it fails the chunks it takes with MPROC_ELIBRARY.
+ */
+MPROC_API int mproc_pool_load_kernels(mproc_pool *pool, const char *path);
+
+/**
+ * Serves as a worker of the pool whose control segment is called pool_name (a
+ * MPROC_START_MANUAL pool, or any pool created with a name that has a free worker slot):
+ * takes a free slot, runs the pool's maps until the pool is destroyed, its creator dies,
+ * or mproc_worker_stop is called, then leaves the slot free and returns. Leaving is
+ * clean: a map in progress is finished first. A worker that dies instead is treated as
+ * any dead worker (its chunk is recovered exactly once).
+ * Returns 0 (left), MPROC_EINVAL (NULL), MPROC_ENAME, MPROC_ENOENT (no such pool),
+ * MPROC_EACCES, MPROC_EBADMAGIC (not a pool's control segment), MPROC_EVERSION (a pool
+ * of another mproc version or build), MPROC_EBUSY (every worker slot is taken),
+ * MPROC_ELIBRARY (a kernel library of the pool cannot be loaded here) or -errno.
+ */
+MPROC_API int mproc_worker_serve(const char *pool_name);
+
+/**
+ * Asks mproc_worker_serve in this process to leave at its next idle moment.
+ * Async-signal-safe (made for a SIGTERM / SIGINT handler). Cannot fail.
+ */
+MPROC_API void mproc_worker_stop(void);
+
+/**
+ * For programs that are a spawned pool's worker_exe: when this process was started as a
+ * worker (argv[1] is "--mproc-worker"), serves the pool and exits (status 0 after the
+ * pool shut down; 2 for bad worker arguments or a segment that is not a pool; 1 for
+ * other failures) and never returns. Otherwise returns 0 at once and touches nothing.
+ * Call it at the top of main, after registering the program's kernels.
+ */
+MPROC_API int mproc_spawn_main(int argc, char **argv);
 
 /** Participants in a map (as options.workers resolved); 0 for NULL. Cannot fail. */
 MPROC_API int mproc_pool_workers(const mproc_pool *pool);
@@ -473,6 +630,16 @@ MPROC_API int mproc_map_op(mproc_pool *pool, mproc_op op, const void *scalar,
 
 /** Squares every element of `array` in place: mproc_map_op(pool, SQUARE, NULL, a, a). */
 MPROC_API int mproc_square(mproc_pool *pool, mproc_array *array);
+
+/**
+ * mproc_map with the kernel called `kernel` for the arrays' dtype (see "Kernels by
+ * name"), for pools of any start method. Same errors as mproc_map, plus
+ * MPROC_EKERNELNAME when no kernel has that name here (in the caller: nothing was
+ * done) and, from workers, MPROC_EKERNELNAME or MPROC_ELIBRARY for the chunks a worker
+ * could not find the kernel for (those chunks are left as they were).
+ */
+MPROC_API int mproc_map_named(mproc_pool *pool, const char *kernel, const void *ctx,
+                              size_t ctx_size, const mproc_array *src, mproc_array *dst);
 
 /* ------------------------------------------------------------------------------------ */
 /* Pool tasks: apply, map of byte blobs, async results                                   */

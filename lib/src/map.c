@@ -120,8 +120,8 @@ static void record_failure(struct mproc_pool *pool, const struct mproc__job *job
 static uint64_t recover(struct mproc_pool *pool, struct mproc__job *job, char *dst)
 {
     struct mproc__ctl *ctl = pool->ctl;
-    for (int i = 0; i < pool->nforked; i++)
-        if (atomic_load(&ctl->slots[i].pid) == 0)
+    for (int i = 0; i < pool->nslots; i++)
+        if (atomic_load(&ctl->slots[i].pid) <= 0) /* dead (0, or VACATING in MANUAL pools) */
             salvage(pool, (uint32_t)i, job, dst);
     struct mproc__chunkrec *recs = mproc__chunks(ctl);
     uint64_t remaining = 0;
@@ -168,7 +168,8 @@ static void open_round(struct mproc_pool *pool, uint64_t target, bool caller_hel
 }
 
 /* Runs a job already written to ctl->job (the generation is closed). */
-static int run_rounds(struct mproc_pool *pool, const mproc_array *src, mproc_array *dst)
+static int run_rounds(struct mproc_pool *pool, mproc_kernel kernel, const mproc_array *src,
+                      mproc_array *dst)
 {
     struct mproc__ctl *ctl = pool->ctl;
     struct mproc__job *job = &ctl->job;
@@ -176,7 +177,7 @@ static int run_rounds(struct mproc_pool *pool, const mproc_array *src, mproc_arr
     atomic_store(&ctl->error, 0);
     open_round(pool, job->nchunks, pool->caller_works);
     if (pool->caller_works)
-        mproc__run_chunks(ctl, job, src->map.data, dst->map.data, -1);
+        mproc__run_chunks(ctl, job, kernel, src->map.data, dst->map.data, -1, 0);
     for (int round = 1; wait_round(pool, job->target) != 0; round++) {
         uint64_t remaining = recover(pool, job, dst->map.data);
         int rc = mproc__respawn_dead(pool);
@@ -186,6 +187,8 @@ static int run_rounds(struct mproc_pool *pool, const mproc_array *src, mproc_arr
             break;
         if (round >= MAX_ROUNDS)
             return MPROC_EWORKER;
+        if (pool->start_method == MPROC_START_MANUAL && mproc__live_workers(pool) == 0)
+            return MPROC_ENOWORKER; /* every joined worker died or left; the rest is as it was */
         open_round(pool, remaining, false); /* retries run on workers only */
     }
     int err = atomic_load(&ctl->error);
@@ -218,14 +221,15 @@ static int map_inline(mproc_kernel kernel, const void *ctx, const mproc_array *s
     return rc;
 }
 
-MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
-                        size_t ctx_size, const mproc_array *src, mproc_array *dst)
+/*
+ * The map behind mproc_map, mproc_map_op and mproc_map_named. kernel is what the caller
+ * runs; workers that were not forked get `name` (a forked one gets the pointer too,
+ * unless the kernel was asked for by name: it may come from a library loaded after
+ * the fork).
+ */
+static int map_common(mproc_pool *pool, mproc_kernel kernel, const char *name, bool by_name,
+                      const void *ctx, size_t ctx_size, const mproc_array *src, mproc_array *dst)
 {
-    if (pool == NULL || kernel == NULL || ctx_size > MPROC_CTX_MAX || (ctx == NULL && ctx_size))
-        return MPROC_EINVAL;
-    int rc = check_pair(src, dst);
-    if (rc != 0)
-        return rc;
     if (pool->creator != getpid())
         return MPROC_ESTATE;
     if (src->length == 0)
@@ -236,7 +240,13 @@ MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
     pool->has_failure = false;
     uint64_t chunk = mproc_pool_chunk_for(pool, src->length, src->elem_size);
     uint64_t nchunks = src->length / chunk + (src->length % chunk != 0);
-    if (pool->caller_works && (nchunks == 1 || pool->nforked == 0)) {
+    int rc = 0, helpers = pool->nslots;
+    bool manual = pool->start_method == MPROC_START_MANUAL;
+    if (manual) { /* who is in the pool right now decides */
+        rc = mproc__respawn_dead(pool);
+        helpers = mproc__live_workers(pool);
+    }
+    if (rc == 0 && pool->caller_works && (nchunks == 1 || helpers == 0)) {
         unsigned char ctx_copy[MPROC_CTX_MAX]; /* the same copy semantics as workers get */
         if (ctx_size)
             memcpy(ctx_copy, ctx, ctx_size);
@@ -244,12 +254,19 @@ MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
         pthread_mutex_unlock(&pool->lock);
         return rc;
     }
-    rc = mproc__respawn_dead(pool);
+    if (rc == 0 && !manual)
+        rc = mproc__respawn_dead(pool);
+    if (rc == 0 && helpers == 0)
+        rc = MPROC_ENOWORKER; /* nobody has joined, and the caller does not work */
     if (rc == 0) {
         mproc__begin_job(pool);
         struct mproc__job *job = &pool->ctl->job;
         job->type = MPROC__JOB_MAP;
-        job->kernel = kernel;
+        job->kernel = by_name ? NULL : kernel;
+        memset(job->kernel_name, 0, sizeof job->kernel_name);
+        if (name != NULL)
+            strcpy(job->kernel_name, name); /* checked: at most MPROC_KERNEL_NAME_MAX */
+        job->dtype = (uint32_t)src->dtype;
         job->ctx_size = (uint32_t)ctx_size;
         if (ctx_size)
             memcpy(job->ctx, ctx, ctx_size);
@@ -261,10 +278,51 @@ MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
         job->elem_size = src->elem_size;
         job->chunk = chunk;
         job->nchunks = nchunks;
-        rc = run_rounds(pool, src, dst);
+        rc = run_rounds(pool, kernel, src, dst);
     }
     pthread_mutex_unlock(&pool->lock);
     return rc;
+}
+
+static int check_map_args(mproc_pool *pool, const void *ctx, size_t ctx_size,
+                          const mproc_array *src, const mproc_array *dst)
+{
+    if (pool == NULL || ctx_size > MPROC_CTX_MAX || (ctx == NULL && ctx_size))
+        return MPROC_EINVAL;
+    return check_pair(src, dst);
+}
+
+MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
+                        size_t ctx_size, const mproc_array *src, mproc_array *dst)
+{
+    if (kernel == NULL)
+        return MPROC_EINVAL;
+    int rc = check_map_args(pool, ctx, ctx_size, src, dst);
+    if (rc != 0)
+        return rc;
+    char name[MPROC_KERNEL_NAME_MAX + 1];
+    bool forked = pool->start_method == MPROC_START_FORK;
+    if (!forked && (rc = mproc__kernel_name_of(kernel, src->dtype, name)) != 0)
+        return rc; /* MPROC_ESPAWNED: a pointer we cannot name */
+    return map_common(pool, kernel, forked ? NULL : name, false, ctx, ctx_size, src, dst);
+}
+
+MPROC_API int mproc_map_named(mproc_pool *pool, const char *kernel, const void *ctx,
+                              size_t ctx_size, const mproc_array *src, mproc_array *dst)
+{
+    if (kernel == NULL)
+        return MPROC_EINVAL;
+    int rc = check_map_args(pool, ctx, ctx_size, src, dst);
+    if (rc != 0)
+        return rc;
+    mproc_kernel fn;
+    if ((rc = mproc__kernel_name_check(kernel)) != 0 ||
+        (rc = mproc_kernel_find(kernel, src->dtype, &fn)) != 0)
+        return rc;
+    mproc_op op;
+    if (mproc_op_parse(kernel, &op) == 0) /* built-ins are in every worker: no lookup there */
+        return mproc_map(pool, fn, ctx, ctx_size, src, dst);
+    return map_common(pool, fn, kernel, true, ctx, ctx_size, src, dst);
 }
 
 MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array)
@@ -273,7 +331,7 @@ MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array)
         return MPROC_EINVAL;
     if (pool->creator != getpid())
         return MPROC_ESTATE;
-    if (pool->nforked == 0)
+    if (pool->nslots == 0)
         return 0;
     pthread_mutex_lock(&pool->lock);
     int rc = mproc__respawn_dead(pool);
@@ -286,7 +344,7 @@ MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array)
         job->length = array->length;
         job->elem_size = array->elem_size;
         atomic_store(&pool->ctl->error, 0);
-        open_round(pool, (uint64_t)pool->nforked, false); /* each worker reports once */
+        open_round(pool, (uint64_t)pool->nslots, false); /* each worker reports once */
         /* A worker that dies here is replaced at the next job; preparing is only an
          * optimisation, so that is not an error. */
         rc = wait_round(pool, job->target) == 0 ? atomic_load(&pool->ctl->error) : 0;

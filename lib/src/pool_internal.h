@@ -1,8 +1,10 @@
 /*
  * pool_internal.h - the pool's control segment, shared by the caller (pool.c) and its
- * workers (worker.c). It lives in a MAP_SHARED mapping created before the workers are
- * forked; everything in it is either written only while no worker reads it (the job,
- * under the generation protocol below) or accessed atomically.
+ * workers (worker.c). It is a MAP_SHARED mapping: anonymous for a fork pool; a memfd
+ * (reached through /proc/PID/fd) or a named POSIX shm object for spawned and
+ * hand-started workers, which map it themselves (spawn.c). Everything in it is either
+ * written only while no worker reads it (the job, under the generation protocol below)
+ * or accessed atomically.
  *
  * Generation protocol (a seqlock with per-worker presence flags):
  *   caller: gen = odd (seq_cst); wait until every live worker's `inside` is 0;
@@ -20,6 +22,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 
 #define MPROC__LOCATOR_MAX (MPROC_NAME_MAX + 56)
 #define MPROC__EVICT_RING 16
@@ -57,6 +60,16 @@ struct mproc__chunkrec {
     uint64_t resume; /* elements at the chunk's start already done (set by recovery) */
 };
 
+/*
+ * Worker slots of a MANUAL pool are joined and left by processes that are not our
+ * children, so waitpid cannot watch them. Each holds its slot's robust mutex `alive`
+ * for as long as it serves: a trylock by the caller that returns EOWNERDEAD means it
+ * died. slot->pid is 0 for a free slot, the worker's pid while it serves, and
+ * MPROC__PID_VACATING after the caller found it dead and until the caller has salvaged
+ * what it left (a joiner only takes free slots, so it cannot overwrite that).
+ */
+#define MPROC__PID_VACATING (-1)
+
 enum mproc__job_type { MPROC__JOB_NONE = 0, MPROC__JOB_MAP, MPROC__JOB_PREPARE };
 
 /* How a worker finds an array: a path to open and the instance id it must carry. */
@@ -68,7 +81,9 @@ struct mproc__arrayref {
 struct mproc__job {
     uint32_t type;
     uint32_t ctx_size;
-    mproc_kernel kernel;
+    mproc_kernel kernel; /* for forked workers; the others find kernel_name */
+    char kernel_name[MPROC_KERNEL_NAME_MAX + 1];
+    uint32_t dtype;
     struct mproc__arrayref src, dst;
     uint64_t length;
     uint64_t elem_size;
@@ -91,11 +106,29 @@ struct mproc__slot {
     _Atomic uint32_t cur_task;  /* tasks: 1 + the task entry it runs, 0 when none */
     _Atomic uint32_t retired;   /* tasks: set before a clean exit after maxtasksperchild */
     _Atomic uint32_t spinning;  /* idle and spinning: sees queued tasks without a post */
+    _Atomic uint32_t joined;    /* set by a spawned or joined worker once it is ready */
     sem_t wake;
+    pthread_mutex_t alive;      /* MANUAL pools: held by the worker in the slot */
     char pad[MPROC__CACHELINE];
 };
 
+/* The start of a control segment that other programs map: they check it first. */
+#define MPROC__CTL_MAGIC "MPROCPOL"
+#define MPROC__CTL_VERSION 1
+#define MPROC__LIBS_MAX 8
+#define MPROC__PATH_MAX 4096
+struct mproc__ctlhdr {
+    char magic[8];
+    uint32_t version;
+    uint32_t start_method;
+    uint64_t layout;        /* mproc__ctl_layout(): a worker of another build refuses */
+    uint64_t bytes;         /* the whole segment */
+    int64_t creator_pid;
+    uint64_t creator_start; /* /proc/PID/stat field 22, to tell a reused pid */
+};
+
 struct mproc__ctl {
+    struct mproc__ctlhdr hdr;
     _Alignas(MPROC__CACHELINE) _Atomic uint64_t gen;
     _Atomic uint32_t shutdown;
     int32_t creator_pid;
@@ -115,6 +148,10 @@ struct mproc__ctl {
     _Alignas(MPROC__CACHELINE) _Atomic uint64_t evict_seq;
     _Atomic uint64_t evict_ids[MPROC__EVICT_RING];
 
+    /* Kernel libraries every worker loads before its next job (mproc_pool_load_kernels). */
+    _Atomic uint32_t nlibs;
+    char libs[MPROC__LIBS_MAX][MPROC__PATH_MAX];
+
     _Alignas(MPROC__CACHELINE) struct mproc__job job;
     struct mproc__slot slots[];
 };
@@ -129,12 +166,23 @@ static inline char *mproc__scratch(struct mproc__ctl *ctl, uint32_t slot)
     return (char *)ctl + ctl->scratch_off + (size_t)slot * MPROC__SCRATCH_BYTES;
 }
 
+static inline uint64_t mproc__ctl_layout(void)
+{
+    return ((uint64_t)sizeof(struct mproc__ctl) << 32) ^
+           ((uint64_t)sizeof(struct mproc__slot) << 16) ^ (uint64_t)sizeof(struct mproc__job);
+}
+
 /* The caller's handle (never in shared memory). */
 struct mproc_pool {
     struct mproc__ctl *ctl;
     size_t ctl_bytes;
+    int start_method;      /* MPROC_START_FORK, _SPAWN or _MANUAL */
+    int ctl_fd;            /* the control segment's memfd or shm fd; -1 for a fork pool */
+    char *name;            /* options.name without '/', or NULL */
+    char locator[MPROC__LOCATOR_MAX]; /* how other programs open the control segment */
+    char *worker_exe;      /* SPAWN: what to run */
     int participants;
-    int nforked;
+    int nslots; /* worker slots: forked, spawned or joined by hand */
     bool caller_works;
     int max_retries;
     bool commit_direct; /* MPROC_COMMIT_DIRECT */
@@ -157,6 +205,7 @@ int mproc__sem_wait_ns(sem_t *sem, uint64_t ns);
 /* pool.c: supervision and the generation protocol, used by map.c. */
 bool mproc__worker_gone(struct mproc_pool *pool, struct mproc__slot *slot);
 bool mproc__any_worker_gone(struct mproc_pool *pool);
+int mproc__live_workers(struct mproc_pool *pool);
 int mproc__respawn_dead(struct mproc_pool *pool);
 void mproc__begin_job(struct mproc_pool *pool);
 void mproc__publish_job(struct mproc_pool *pool, uint64_t want);
@@ -181,14 +230,32 @@ _Noreturn void mproc__tasks_retire(struct mproc__ctl *ctl, uint32_t slot);
  * handle leaves the tasks' side alone: its threads do not exist in the child). */
 void mproc__tasks_destroy(struct mproc_pool *pool);
 
-/* worker.c. `seen` is the generation current when the worker was forked: it must not
+/* worker.c. `seen` is the generation current when the worker was started: it must not
  * run that (finished) job, and must run every later one. */
+enum mproc__worker_kind { MPROC__FORKED, MPROC__SPAWNED, MPROC__JOINED };
 _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t slot, uint64_t seen);
+/* The loop itself: returns when the pool shuts down (or, for a joined worker, when
+ * mproc_worker_stop was called or the creator died). */
+void mproc__worker_loop(struct mproc__ctl *ctl, uint32_t slot, uint64_t seen,
+                        enum mproc__worker_kind kind);
 /* Claims and runs chunks of the current map until none are left. Used by workers
  * (slot >= 0) and by the caller (slot -1, with its own mappings: the caller cannot die
- * without the map dying with it, so it writes in place directly). */
+ * without the map dying with it, so it writes in place directly). A worker that could
+ * not get the arrays or the kernel passes err != 0: its chunks are marked done with
+ * that error and left untouched. */
 void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
-                       const char *src, char *dst, int slot);
+                       mproc_kernel kernel, const char *src, char *dst, int slot, int err);
+
+/* spawn.c: control segments that other programs map, and starting workers that way. */
+int mproc__ctl_create_fd(struct mproc_pool *pool, size_t bytes, size_t hot_bytes);
+void mproc__ctl_remove(struct mproc_pool *pool);
+int mproc__spawn_worker(struct mproc_pool *pool, uint32_t index, uint64_t seen);
+bool mproc__creator_alive(const struct mproc__ctl *ctl);
+extern volatile sig_atomic_t mproc__stop_requested;
+
+/* kernel_names.c */
+int mproc__kernel_name_check(const char *name);
+int mproc__kernel_name_of(mproc_kernel fn, mproc_dtype dtype, char out[MPROC_KERNEL_NAME_MAX + 1]);
 void mproc__spin_pause(void);
 
 #endif

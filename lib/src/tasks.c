@@ -38,7 +38,7 @@ static int tasks_new(struct mproc_pool *pool, struct mproc__tasks **out)
         return MPROC_ENOMEM;
     t->pool = pool;
     t->q = mproc__tq(pool->ctl);
-    t->inline_mode = pool->nforked == 0;
+    t->inline_mode = pool->nslots == 0;
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -486,10 +486,10 @@ static void fill_entry(struct mproc_async *a, struct mproc__tmeta *m, char *args
 static void wake_workers(struct mproc__tasks *t, unsigned want)
 {
     struct mproc__ctl *ctl = t->pool->ctl;
-    for (int i = 0; i < t->pool->nforked && want > 0; i++)
+    for (int i = 0; i < t->pool->nslots && want > 0; i++)
         if (atomic_load(&ctl->slots[i].spinning))
             want--;
-    for (int i = 0; i < t->pool->nforked && want > 0; i++) {
+    for (int i = 0; i < t->pool->nslots && want > 0; i++) {
         struct mproc__slot *s = &ctl->slots[i];
         if (atomic_load(&s->sleeping) && atomic_exchange(&s->sleeping, 0) == 1) {
             sem_post(&s->wake);

@@ -35,7 +35,7 @@ bool mproc__in_handler(const struct mproc__tasks *t)
 
 static bool retiring(struct mproc_pool *pool)
 {
-    for (int i = 0; i < pool->nforked; i++) {
+    for (int i = 0; i < pool->nslots; i++) {
         struct mproc__slot *s = &pool->ctl->slots[i];
         if (atomic_load(&s->retired) && atomic_load(&s->pid) > 0)
             return true;
@@ -48,12 +48,12 @@ static bool retiring(struct mproc_pool *pool)
 static void supervise(struct mproc__tasks *t)
 {
     struct mproc_pool *pool = t->pool;
-    if (pool->nforked == 0 || atomic_load(&t->q->stop) ||
+    if (pool->nslots == 0 || atomic_load(&t->q->stop) ||
         pthread_mutex_trylock(&pool->lock) != 0)
         return;
     /* A retiring worker is exiting: wait for it briefly rather than a whole slice. */
     for (int pass = 0; pass < 500 && retiring(pool); pass++) {
-        for (int i = 0; i < pool->nforked; i++) {
+        for (int i = 0; i < pool->nslots; i++) {
             struct mproc__slot *s = &pool->ctl->slots[i];
             if (atomic_load(&s->retired) && atomic_load(&s->pid) > 0)
                 mproc__worker_gone(pool, s);
@@ -481,7 +481,7 @@ MPROC_API int mproc_pool_join(mproc_pool *pool)
 static void kill_workers(struct mproc_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
-    for (int i = 0; i < pool->nforked; i++) {
+    for (int i = 0; i < pool->nslots; i++) {
         struct mproc__slot *s = &pool->ctl->slots[i];
         pid_t pid = (pid_t)atomic_load(&s->pid);
         if (pid > 0) {
@@ -490,7 +490,7 @@ static void kill_workers(struct mproc_pool *pool)
         }
     }
     uint64_t deadline = mproc__now_ns() + 5000000000u;
-    for (int i = 0; i < pool->nforked; i++) {
+    for (int i = 0; i < pool->nslots; i++) {
         struct mproc__slot *s = &pool->ctl->slots[i];
         while (atomic_load(&s->pid) > 0 && !mproc__worker_gone(pool, s) &&
                mproc__now_ns() < deadline) {

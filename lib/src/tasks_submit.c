@@ -56,7 +56,7 @@ static int submit(mproc_pool *pool, struct mproc_async *a, const mproc_task_opti
     if (opts != NULL)
         a->opts = *opts;
     a->fail_fast = (a->opts.flags & MPROC_TASK_FAIL_FAST) != 0;
-    a->chunk = pick_chunk(a, t->pool->nforked, a->opts.chunksize);
+    a->chunk = pick_chunk(a, t->pool->nslots, a->opts.chunksize);
     if ((rc = mproc__tasks_enqueue(t, a)) != 0) {
         mproc__async_destroy(NULL, a);
         return rc;
@@ -83,6 +83,8 @@ static int apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, size
         return MPROC_ETOOBIG;
     if (pool->creator != getpid())
         return MPROC_ESTATE;
+    if (pool->start_method != MPROC_START_FORK)
+        return MPROC_ESPAWNED; /* a task is a function pointer */
     struct mproc_async *a = mproc__async_new(MPROC__A_APPLY, 1);
     if (a == NULL)
         return MPROC_ENOMEM;
@@ -140,6 +142,8 @@ static int map_common(mproc_pool *pool, int kind, mproc_task_fn fn, const void *
         return MPROC_EOVERFLOW;
     if (pool->creator != getpid())
         return MPROC_ESTATE;
+    if (pool->start_method != MPROC_START_FORK)
+        return MPROC_ESPAWNED; /* a task is a function pointer */
     struct mproc_async *a = mproc__async_new(kind, n);
     if (a == NULL)
         return MPROC_ENOMEM;
@@ -232,6 +236,8 @@ MPROC_API int mproc_task_starmap_async(mproc_pool *pool, mproc_star_fn fn, int a
         return MPROC_EOVERFLOW;
     if (pool->creator != getpid())
         return MPROC_ESTATE;
+    if (pool->start_method != MPROC_START_FORK)
+        return MPROC_ESPAWNED; /* a task is a function pointer */
     struct mproc_async *a = mproc__async_new(MPROC__A_MAP, n);
     if (a == NULL)
         return MPROC_ENOMEM;

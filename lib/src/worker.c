@@ -1,6 +1,7 @@
 /*
  * worker.c - the worker process: wait for a generation, attach the job's arrays (cached
- * across maps), claim chunks, repeat. Workers are forked children of the pool's creator.
+ * across maps), find the kernel, claim chunks, repeat. Workers are forked children of
+ * the pool's creator, spawned programs (spawn.c), or programs that joined by hand.
  */
 #include "pool_internal.h"
 
@@ -24,6 +25,9 @@ struct cached {
 static struct cached cache[CACHE_SLOTS];
 static uint64_t cache_clock;
 static uint64_t evict_seen;
+static enum mproc__worker_kind my_kind;
+static uint32_t libs_loaded; /* of ctl->libs */
+static int libs_error;
 
 void mproc__spin_pause(void)
 {
@@ -103,6 +107,33 @@ static void set_error(struct mproc__ctl *ctl, int err)
     atomic_compare_exchange_strong(&ctl->error, &zero, err);
 }
 
+/* The kernel of a job: the pointer in a forked worker, else the one its name finds
+ * here (after loading the pool's kernel libraries). NULL with *err set if none. */
+static mproc_kernel find_kernel(struct mproc__ctl *ctl, const struct mproc__job *job, int *err)
+{
+    if (job->kernel_name[0] == '\0') {
+        if (job->kernel != NULL && my_kind == MPROC__FORKED)
+            return job->kernel;
+        *err = MPROC_ESPAWNED; /* the caller checks; this is only a last defence */
+        return NULL;
+    }
+    for (uint32_t n = atomic_load(&ctl->nlibs); libs_loaded < n && libs_loaded < MPROC__LIBS_MAX;
+         libs_loaded++) {
+        char path[MPROC__PATH_MAX];
+        memcpy(path, ctl->libs[libs_loaded], sizeof path);
+        path[sizeof path - 1] = '\0';
+        if (mproc_kernel_load(path) != 0)
+            libs_error = MPROC_ELIBRARY;
+    }
+    mproc_kernel k;
+    int rc = mproc_kernel_find(job->kernel_name, (mproc_dtype)job->dtype, &k);
+    if (rc != 0) {
+        *err = libs_error ? libs_error : rc;
+        return NULL;
+    }
+    return k;
+}
+
 static void chunk_done(struct mproc__ctl *ctl, uint64_t target)
 {
     if (atomic_fetch_add(&ctl->done, 1) + 1 == target && atomic_load(&ctl->caller_waiting))
@@ -114,7 +145,7 @@ static void chunk_done(struct mproc__ctl *ctl, uint64_t target)
  * piece, publishing each step in the commit word (see pool_internal.h) so that the
  * caller can finish or redo exactly the right part if this process dies at any point.
  */
-static int run_through_scratch(const struct mproc__job *job, char *data, uint64_t p,
+static int run_through_scratch(const struct mproc__job *job, mproc_kernel kernel, char *data, uint64_t p,
                                uint64_t end, struct mproc__slot *slot, char *scratch)
 {
     const void *ctx = job->ctx_size ? job->ctx : NULL;
@@ -124,7 +155,7 @@ static int run_through_scratch(const struct mproc__job *job, char *data, uint64_
         uint64_t len = end - p < cap ? end - p : cap;
         atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING),
                               memory_order_release);
-        if (job->kernel(data + p * es, scratch, (size_t)len, ctx) != 0) {
+        if (kernel(data + p * es, scratch, (size_t)len, ctx) != 0) {
             /* The scratch holds whatever the kernel left there: commit none of it, so
              * that the piece stays as it was. */
             rc = MPROC_EKERNEL;
@@ -143,7 +174,7 @@ static int run_through_scratch(const struct mproc__job *job, char *data, uint64_
 }
 
 void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
-                       const char *src, char *dst, int slot_index)
+                       mproc_kernel kernel, const char *src, char *dst, int slot_index, int err)
 {
     struct mproc__chunkrec *recs = mproc__chunks(ctl);
     struct mproc__slot *slot = slot_index >= 0 ? &ctl->slots[slot_index] : NULL;
@@ -164,16 +195,16 @@ void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
         uint64_t end = job->length - start < job->chunk ? job->length : start + job->chunk;
         uint64_t p = start + rec->resume;
         int rc = 0;
-        if (src == NULL || dst == NULL) {
-            rc = MPROC_EATTACH; /* data left untouched */
+        if (err != 0) {
+            rc = err; /* no array or no kernel here: data left untouched */
         } else if (slot && job->in_place) {
-            rc = run_through_scratch(job, dst, p, end, slot, scratch);
+            rc = run_through_scratch(job, kernel, dst, p, end, slot, scratch);
         } else {
             /* The caller, or src != dst: running it again is harmless, so a death
              * only means "redo from p". */
             if (slot)
                 atomic_store(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING));
-            if (job->kernel(src + p * es, dst + p * es, (size_t)(end - p), ctx) != 0)
+            if (kernel(src + p * es, dst + p * es, (size_t)(end - p), ctx) != 0)
                 rc = MPROC_EKERNEL;
         }
         if (rc != 0)
@@ -205,17 +236,29 @@ static void prepare(struct mproc__ctl *ctl, const struct mproc__job *job)
     chunk_done(ctl, job->target);
 }
 
-static void die_if_orphaned(const struct mproc__ctl *ctl)
+/* A child whose creator is gone exits; a joined worker leaves (returns true). */
+static bool orphaned(const struct mproc__ctl *ctl)
 {
+    if (my_kind == MPROC__JOINED)
+        return !mproc__creator_alive(ctl);
     if (getppid() != ctl->creator_pid)
         _exit(0);
+    return false;
+}
+
+/* Whether this worker should stop serving: the pool shuts down, or (joined workers)
+ * leaving was asked for. */
+static bool should_stop(struct mproc__ctl *ctl)
+{
+    return atomic_load(&ctl->shutdown) || (my_kind == MPROC__JOINED && mproc__stop_requested);
 }
 
 /* Work to do: a generation other than `seen` is published, shutdown, or tasks queued. */
 static bool has_work(struct mproc__ctl *ctl, uint64_t seen)
 {
     uint64_t g = atomic_load(&ctl->gen);
-    return (g != seen && !(g & 1)) || atomic_load(&ctl->shutdown) || mproc__tasks_pending(ctl);
+    return (g != seen && !(g & 1)) || should_stop(ctl) ||
+           (my_kind == MPROC__FORKED && mproc__tasks_pending(ctl));
 }
 
 /* Waits until has_work. Whoever queues tasks or publishes a job wakes sleepers through
@@ -246,7 +289,14 @@ static void wait_for_job(struct mproc__ctl *ctl, struct mproc__slot *slot, uint6
         if (mproc__sem_wait_ns(&slot->wake, 1000000000u) == 0)
             return; /* whoever posted cleared `sleeping` */
         if (errno == ETIMEDOUT) {
-            die_if_orphaned(ctl);
+            if (orphaned(ctl)) {
+                mproc__stop_requested = 1;
+                if (atomic_exchange(&slot->sleeping, 0) == 0) {
+                    while (sem_wait(&slot->wake) != 0 && errno == EINTR) {
+                    }
+                }
+                return;
+            }
             if (atomic_exchange(&slot->sleeping, 0) == 0) {
                 while (sem_wait(&slot->wake) != 0 && errno == EINTR) {
                 }
@@ -259,9 +309,16 @@ static void wait_for_job(struct mproc__ctl *ctl, struct mproc__slot *slot, uint6
 
 _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64_t seen)
 {
-    struct mproc__slot *slot = &ctl->slots[index];
+    mproc__worker_loop(ctl, index, seen, MPROC__FORKED);
+    fflush(NULL); /* what tasks printed (the buffers held nothing else after the fork) */
+    _exit(0);
+}
+
+/* Children (forked or spawned) die with their creator and answer signals plainly. */
+static void child_setup(struct mproc__ctl *ctl)
+{
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    die_if_orphaned(ctl); /* the creator may have died before prctl took effect */
+    orphaned(ctl); /* the creator may have died before prctl took effect */
     /* Handlers inherited from the caller (a CLI's cleanup handler, a test framework's
      * SIGTERM handler that signals its process group) must not run here: a worker told
      * to terminate terminates. Ctrl-C reaches the whole process group: the caller
@@ -275,19 +332,35 @@ _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void mproc__worker_loop(struct mproc__ctl *ctl, uint32_t index, uint64_t seen,
+                        enum mproc__worker_kind kind)
+{
+    struct mproc__slot *slot = &ctl->slots[index];
+    my_kind = kind;
+    if (kind != MPROC__JOINED)
+        child_setup(ctl);
     memset(cache, 0, sizeof cache);
+    libs_loaded = 0;
+    libs_error = 0;
     evict_seen = atomic_load(&ctl->evict_seq);
-    mproc__tasks_worker_start(ctl); /* the pool's initializer, if any */
-    uint32_t max_tasks = mproc__tasks_max_per_child(ctl), tasks_run = 0;
+    uint32_t max_tasks = 0, tasks_run = 0;
+    if (kind == MPROC__FORKED) {
+        mproc__tasks_worker_start(ctl); /* the pool's initializer, if any */
+        max_tasks = mproc__tasks_max_per_child(ctl);
+    }
+    atomic_store(&slot->joined, 1);
 
     for (;;) {
         wait_for_job(ctl, slot, seen);
-        if (atomic_load(&ctl->shutdown))
+        if (should_stop(ctl))
             break;
         uint64_t g = atomic_load(&ctl->gen);
         if ((g & 1) || g == seen) {
             /* No new map: run a queued task (a map's chunks always go first). */
-            if (mproc__tasks_run_one(ctl, index) && max_tasks != 0 && ++tasks_run >= max_tasks)
+            if (kind == MPROC__FORKED && mproc__tasks_run_one(ctl, index) && max_tasks != 0 &&
+                ++tasks_run >= max_tasks)
                 mproc__tasks_retire(ctl, index);
             continue;
         }
@@ -303,7 +376,9 @@ _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64
         if (job->type == MPROC__JOB_MAP && job->nchunks > 0) {
             const char *src = attach(&job->src);
             char *dst = attach(&job->dst);
-            mproc__run_chunks(ctl, job, src, dst, (int)index);
+            int err = src == NULL || dst == NULL ? MPROC_EATTACH : 0;
+            mproc_kernel kernel = err ? NULL : find_kernel(ctl, job, &err);
+            mproc__run_chunks(ctl, job, kernel, src, dst, (int)index, err);
         } else if (job->type == MPROC__JOB_PREPARE) {
             prepare(ctl, job);
         }
@@ -312,6 +387,4 @@ _Noreturn void mproc__worker_main(struct mproc__ctl *ctl, uint32_t index, uint64
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].id != 0)
             cache_drop(&cache[i]);
-    fflush(NULL); /* what tasks printed (the buffers held nothing else after the fork) */
-    _exit(0);
 }

@@ -399,10 +399,15 @@ static void add(Suite *s, const char *name, const TTest *fn, double timeout)
     suite_add_tcase(s, tc);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* by name too, for the run with spawned workers (MPROC_TEST_START=spawn) */
+    if (mproc_kernel_register("poison_square", MPROC_INT32, poison_square) != 0 ||
+        mproc_kernel_register("two_poisons", MPROC_DTYPE_ANY, two_poisons) != 0)
+        abort();
+    bool spawn = tu_start_method_from_env(argc, argv);
     tu_init();
-    Suite *s = suite_create("deaths");
+    Suite *s = suite_create(spawn ? "deaths-spawn" : "deaths");
     add(s, "poison_segv", test_poison_segv, 30);
     add(s, "poison_exit3", test_poison_exit3, 30);
     add(s, "poison_retries_0", test_poison_retries_0, 30);

@@ -442,10 +442,11 @@ static void add(Suite *s, const char *name, const TTest *fn, double timeout)
     suite_add_tcase(s, tc);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bool spawn = tu_start_method_from_env(argc, argv);
     tu_init();
-    Suite *s = suite_create("torture");
+    Suite *s = suite_create(spawn ? "torture-spawn" : "torture");
     /* Seconds a round may take on average, allowing for 4 times the rounds on a loaded
      * machine (normally about 25 ms per round). */
     double round_s = 1.0;
