@@ -35,6 +35,7 @@ what you keep: a.array.copy(). `with` closes on the way out.
 import mmap
 import os
 import re
+import stat
 import struct
 import sys
 from multiprocessing import resource_tracker, shared_memory
@@ -90,8 +91,9 @@ class SegmentError(ValueError):
 class Header:
     """The fields of an mproc header (read_header)."""
 
-    __slots__ = ("version", "header_used", "dtype", "elem_size", "length", "data_offset", "data_bytes",
-                 "instance_id", "creator_pid", "creator_start", "flags", "checksum")
+    __slots__ = ("version", "header_used", "dtype", "elem_size", "length", "data_offset",
+                 "data_bytes", "instance_id", "creator_pid", "creator_start", "flags",
+                 "checksum")
 
     def __init__(self, fields):
         for slot, value in zip(self.__slots__, fields):
@@ -178,7 +180,7 @@ def _check_file(name, need):
     read. Returns the size.
     """
     st = os.lstat("/dev/shm/" + name)  # FileNotFoundError for a missing name
-    if not (st.st_mode & 0o170000 == 0o100000):  # S_ISREG, without following a link
+    if not stat.S_ISREG(st.st_mode):  # lstat: a symbolic link is not one
         raise SegmentError(name, "not a segment", "not a regular file (a link, FIFO or directory)")
     if st.st_uid != os.geteuid():
         raise PermissionError(f"segment {name!r} belongs to another user (uid {st.st_uid})")
