@@ -86,8 +86,8 @@ START_TEST(test_raw_every_dtype)
 }
 END_TEST
 
-/* Python rounds sizes up to a page: a bigger segment is fine, and a shorter one is
- * MPROC_ETRUNCATED, by one byte as by much. */
+/* A bigger segment is fine (a maker may round its size up to a page), and a shorter one
+ * is MPROC_ETRUNCATED, by one byte as by much. */
 START_TEST(test_raw_sizes)
 {
     char name[TU_NAME_LEN];

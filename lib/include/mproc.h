@@ -217,8 +217,8 @@ MPROC_API int mproc_array_attach(mproc_array **out, const char *name, mproc_dtyp
 /**
  * Attaches to a named segment that has no mproc header (a raw one, such as Python's
  * multiprocessing.shared_memory.SharedMemory makes): `length` elements of `dtype` start
- * at offset 0. The segment may be bigger than that (Python rounds its size up to whole
- * pages); the rest is ignored. length 0 is allowed. The handle works wherever an array
+ * at offset 0. The segment may be bigger than that (a maker may round its size up to
+ * whole pages, as Python does on macOS); the rest is ignored. length 0 is allowed. The handle works wherever an array
  * does (accessors, mproc_map and the other maps, mproc_pool_prepare, close), and
  * mproc_array_unlink(name) removes the segment like any other.
  *
