@@ -219,6 +219,31 @@ MPROC_API int mproc_array_create_from(mproc_array **out, const char *name, mproc
 MPROC_API int mproc_array_attach(mproc_array **out, const char *name, mproc_dtype expected);
 
 /**
+ * Attaches to a named segment that has no mproc header (a raw one, such as Python's
+ * multiprocessing.shared_memory.SharedMemory makes): `length` elements of `dtype` start
+ * at offset 0. The segment may be bigger than that (a maker may round its size up to
+ * whole pages, as Python does on macOS); the rest is ignored. length 0 is allowed. The handle works wherever an array
+ * does (accessors, mproc_map and the other maps, mproc_pool_prepare, close), and
+ * mproc_array_unlink(name) removes the segment like any other.
+ *
+ * Without a header nothing but the size can be checked: the caller vouches for the
+ * dtype and length. The size is checked here, once, and again by each pool worker when
+ * it maps the segment; the segment must not be shrunk while attached (touching memory
+ * beyond its end is SIGBUS, in a worker a worker death). Pool workers know the segment
+ * by its name and inode: if the name has been given to another segment meanwhile, a map
+ * fails with MPROC_EATTACH rather than touching it. For in-place maps pass the same
+ * handle as src and dst.
+ *
+ * Returns 0, or MPROC_EINVAL (NULL out or name), MPROC_ENAME, MPROC_EDTYPE (not a dtype),
+ * MPROC_EOVERFLOW (length * element size too big), MPROC_ENOENT (no such name),
+ * MPROC_EACCES (another user's segment), MPROC_EBADMAGIC (not a regular file: a symlink,
+ * FIFO or directory), MPROC_ETRUNCATED (smaller than length * element size), MPROC_ENOMEM
+ * or -errno.
+ */
+MPROC_API int mproc_array_attach_raw(mproc_array **out, const char *name, mproc_dtype dtype,
+                                     size_t length);
+
+/**
  * Unmaps the array and frees the handle. Does not unlink a named segment (other
  * processes may still use it); an anonymous array's memory goes when its last user
  * closes it. mproc_array_close(NULL) returns 0. Returns 0 or -errno from munmap.

@@ -1,5 +1,6 @@
 /*
- * array.c - typed arrays in shared memory: create (named or anonymous), attach, close.
+ * array.c - typed arrays in shared memory: create (named or anonymous), attach (to an
+ * mproc segment, or to a raw one without a header), close.
  *
  * Named arrays are POSIX shm objects (shm_open, O_EXCL, mode 0600). Anonymous arrays are
  * memfds: they have no name to leak, and the memfd stays open in the creating process so
@@ -180,6 +181,52 @@ MPROC_API int mproc_array_attach(mproc_array **out, const char *name, mproc_dtyp
     rc = array_from_fd(out, fd, shm_name + 1, expected);
     close(fd);
     return rc;
+}
+
+MPROC_API int mproc_array_attach_raw(mproc_array **out, const char *name, mproc_dtype dtype,
+                                     size_t length)
+{
+    if (out == NULL)
+        return MPROC_EINVAL;
+    *out = NULL;
+    char shm_name[MPROC_NAME_MAX + 2];
+    int rc = mproc__name_normalize(name, shm_name);
+    if (rc != 0)
+        return rc;
+    if (!mproc__dtype_valid((uint32_t)dtype))
+        return MPROC_EDTYPE;
+    size_t es = mproc_dtype_size(dtype), bytes;
+    if (__builtin_mul_overflow(length, es, &bytes) || bytes > (size_t)INT64_MAX)
+        return MPROC_EOVERFLOW;
+    mproc_array *a = calloc(1, sizeof *a);
+    if (a == NULL || (a->name = strdup(shm_name + 1)) == NULL) {
+        free(a);
+        return MPROC_ENOMEM;
+    }
+    int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd < 0)
+        rc = errno == ELOOP ? MPROC_EBADMAGIC : mproc__neg_errno(errno); /* a symlink */
+    else
+        rc = mproc__segment_map_raw(fd, bytes, &a->map);
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0) {
+        free(a->name);
+        free(a);
+        return rc;
+    }
+    /* The header fields that pools and accessors read, as if the data followed one. */
+    a->map.hdr.dtype = (uint32_t)dtype;
+    a->map.hdr.elem_size = (uint32_t)es;
+    a->map.hdr.length = length;
+    a->map.hdr.data_bytes = bytes;
+    a->dtype = dtype;
+    a->elem_size = es;
+    a->length = length;
+    a->fd = -1;
+    a->raw = true;
+    *out = a;
+    return 0;
 }
 
 MPROC_API int mproc_array_close(mproc_array *array)

@@ -51,6 +51,7 @@ struct mproc_array {
     size_t length;
     int fd;      /* memfd of an anonymous array (kept: pools reach it through /proc), else -1 */
     char *name;  /* without the leading '/', NULL if anonymous */
+    bool raw;    /* attached with mproc_array_attach_raw: no header, data at offset 0 */
 };
 
 /* segment.c */
@@ -65,6 +66,7 @@ struct stat;
 int mproc__segment_read_header(int fd, mproc_dtype expected, struct mproc__header *h,
                                struct stat *st);
 int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *out);
+int mproc__segment_map_raw(int fd, uint64_t bytes, struct mproc__mapping *out);
 int mproc__segment_unmap(struct mproc__mapping *m);
 
 /* dtype.c */

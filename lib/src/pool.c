@@ -527,6 +527,8 @@ void mproc__make_ref(struct mproc__arrayref *ref, const mproc_array *a)
     else
         snprintf(ref->locator, sizeof ref->locator, "/%s", a->name);
     ref->instance_id = a->map.hdr.instance_id;
+    ref->raw = a->raw;
+    ref->raw_bytes = a->raw ? a->map.hdr.data_bytes : 0;
 }
 
 MPROC_API int mproc_pool_workers(const mproc_pool *pool)

@@ -76,6 +76,8 @@ enum mproc__job_type { MPROC__JOB_NONE = 0, MPROC__JOB_MAP, MPROC__JOB_PREPARE }
 struct mproc__arrayref {
     char locator[MPROC__LOCATOR_MAX]; /* "/name" for shm_open, or "/proc/P/fd/N" */
     uint64_t instance_id;
+    uint32_t raw;       /* no header (mproc_array_attach_raw): map raw_bytes from offset 0 */
+    uint64_t raw_bytes; /* the instance id is then the segment's inode's (segment.c) */
 };
 
 struct mproc__job {

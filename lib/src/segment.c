@@ -171,6 +171,48 @@ int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *o
     return 0;
 }
 
+/* The instance id of a raw segment, from its inode: a segment has no header to carry a
+ * random one, and the inode is what stays the same for everyone who opens the same
+ * segment and differs for a new segment that reuses the name (while the old one is
+ * mapped, its inode number cannot be given to another). Never 0 (0: "do not cache"). */
+static uint64_t raw_instance_id(const struct stat *st)
+{
+    uint64_t z = (uint64_t)st->st_ino * 0x9e3779b97f4a7c15u ^ (uint64_t)st->st_dev;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u; /* splitmix64's finalizer */
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return z != 0 ? z : 1;
+}
+
+/* Maps the first `bytes` bytes of a segment that has no mproc header (a raw segment,
+ * e.g. one that Python's SharedMemory made): a regular file of ours at least that long.
+ * Only hdr.instance_id of the mapping is filled in (raw_instance_id). Does not close fd. */
+int mproc__segment_map_raw(int fd, uint64_t bytes, struct mproc__mapping *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return mproc__neg_errno(errno);
+    if (!S_ISREG(st.st_mode))
+        return MPROC_EBADMAGIC;
+    if (st.st_uid != geteuid())
+        return MPROC_EACCES;
+    if ((uint64_t)st.st_size < bytes)
+        return MPROC_ETRUNCATED;
+    if (bytes > (uint64_t)SIZE_MAX)
+        return MPROC_EOVERFLOW;
+    /* mmap refuses 0 bytes; an empty array still gets a (never touched) page, so that
+     * its data pointer is not NULL, like every other array's. */
+    size_t len = bytes != 0 ? (size_t)bytes : 1;
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        return mproc__neg_errno(errno);
+    memset(&out->hdr, 0, sizeof out->hdr);
+    out->hdr.instance_id = raw_instance_id(&st);
+    out->base = out->data = base;
+    out->map_bytes = len;
+    return 0;
+}
+
 int mproc__segment_unmap(struct mproc__mapping *m)
 {
     if (m->base == NULL)

@@ -85,7 +85,8 @@ static char *attach(const struct mproc__arrayref *ref)
     if (fd < 0)
         return NULL;
     struct mproc__mapping m;
-    int rc = mproc__segment_map_fd(fd, MPROC_DTYPE_ANY, &m);
+    int rc = ref->raw ? mproc__segment_map_raw(fd, ref->raw_bytes, &m)
+                      : mproc__segment_map_fd(fd, MPROC_DTYPE_ANY, &m);
     close(fd);
     if (rc != 0)
         return NULL;

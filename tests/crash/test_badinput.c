@@ -177,6 +177,17 @@ static int try_attach(const char *name, mproc_dtype expected)
     return rc;
 }
 
+static int try_attach_raw(const char *name, mproc_dtype dtype, size_t length)
+{
+    mproc_array *a = (mproc_array *)(uintptr_t)1;
+    int rc = mproc_array_attach_raw(&a, name, dtype, length);
+    if (rc == 0)
+        mproc_array_close(a);
+    else if (a != NULL)
+        return INT_MIN;
+    return rc;
+}
+
 static int try_pool(int workers, int max_retries, unsigned spin_us, int commit_mode)
 {
     mproc_pool_options o;
@@ -320,6 +331,31 @@ static int in_child(fx *f, int which)
     X(attach_fifo, MPROC_EBADMAGIC, "attach a FIFO (not a regular file)", try_attach(f->fifo, 0))             \
     X(attach_symlink, MPROC_EBADMAGIC, "attach a symbolic link (O_NOFOLLOW)", try_attach(f->link, 0))     \
     X(attach_dir, MPROC_EINVAL, "attach a directory (shm_open: EINVAL)", try_attach(f->dir, 0))  \
+    /* attaching a raw segment (no header): the caller gives dtype and length */               \
+    X(raw_out_null, MPROC_EINVAL, "attach_raw(out NULL)",                                       \
+      mproc_array_attach_raw(NULL, f->valid, MPROC_INT32, 1))                                    \
+    X(raw_name_null, MPROC_EINVAL, "attach_raw(name NULL)", try_attach_raw(NULL, MPROC_INT32, 1)) \
+    X(raw_bad_name, MPROC_ENAME, "attach_raw(\"../x\")", try_attach_raw("../x", MPROC_INT32, 1)) \
+    X(raw_missing, MPROC_ENOENT, "attach_raw a name that does not exist",                       \
+      try_attach_raw(f->missing, MPROC_INT32, 1))                                                \
+    X(raw_dtype_any, MPROC_EDTYPE, "attach_raw with MPROC_DTYPE_ANY",                            \
+      try_attach_raw(f->valid, MPROC_DTYPE_ANY, 1))                                              \
+    X(raw_dtype_11, MPROC_EDTYPE, "attach_raw with dtype 11",                                    \
+      try_attach_raw(f->valid, (mproc_dtype)11, 1))                                              \
+    X(raw_len_overflow, MPROC_EOVERFLOW, "attach_raw SIZE_MAX int32 elements",                  \
+      try_attach_raw(f->valid, MPROC_INT32, SIZE_MAX))                                           \
+    X(raw_len_over_off_t, MPROC_EOVERFLOW, "attach_raw INT64_MAX + 1 int8 elements",            \
+      try_attach_raw(f->valid, MPROC_INT8, (size_t)INT64_MAX + 1))                               \
+    X(raw_one_byte_long, MPROC_ETRUNCATED, "attach_raw one byte more than the segment",         \
+      try_attach_raw(f->valid, MPROC_INT8, MPROC_DATA_OFFSET + VALID_LEN * 4 + 1))               \
+    X(raw_empty, MPROC_ETRUNCATED, "attach_raw 1 element of an empty segment",                  \
+      try_attach_raw(f->forged[F_EMPTY], MPROC_INT8, 1))                                         \
+    X(raw_fifo, MPROC_EBADMAGIC, "attach_raw a FIFO (no hang)",                                  \
+      try_attach_raw(f->fifo, MPROC_INT32, 1))                                                   \
+    X(raw_symlink, MPROC_EBADMAGIC, "attach_raw a symbolic link (O_NOFOLLOW)",                   \
+      try_attach_raw(f->link, MPROC_INT32, 1))                                                   \
+    X(raw_dir, MPROC_EINVAL, "attach_raw a directory (shm_open: EINVAL)",                        \
+      try_attach_raw(f->dir, MPROC_INT32, 1))                                                    \
     /* unlinking */                                                                              \
     X(unlink_null, MPROC_EINVAL, "unlink(NULL)", mproc_array_unlink(NULL))                       \
     X(unlink_bad_name, MPROC_ENAME, "unlink(\"../x\")", mproc_array_unlink("../x"))              \
