@@ -152,7 +152,7 @@ def main():
         out[0] = "/** @mainpage mproc API reference"
         if groups:
             refs = "".join("<li>@ref %s</li>" % g for g in groups)
-            out[end] = out[end].replace("*/", "<b>Sections:</b><ul>" + refs + "</ul> */")
+            out[end] = out[end].replace("*/", "<p><b>Sections:</b></p><ul>" + refs + "</ul> */")
         i = end + 1
     while i < len(lines):
         line = lines[i]
