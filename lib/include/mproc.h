@@ -97,6 +97,7 @@ MPROC_API int mproc_version_number(void);
     XX(ECANCELED, -1202, "task cancelled: another task of the same call failed")           \
     XX(EEXHAUSTED, -1203, "no more results: every task's result was returned")
 
+/** Error codes: 0, and the MPROC_E* values of MPROC_ERROR_MAP (all negative). */
 typedef enum mproc_error {
     MPROC_OK = 0,
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
@@ -119,6 +120,7 @@ MPROC_API const char *mproc_error_name(int err);
 /* Dtypes                                                                                */
 /* ------------------------------------------------------------------------------------ */
 
+/** Element types of arrays and values. */
 typedef enum mproc_dtype {
     MPROC_DTYPE_ANY = 0, /* only as the `expected` argument of mproc_array_attach */
     MPROC_INT8 = 1,
@@ -133,6 +135,7 @@ typedef enum mproc_dtype {
     MPROC_FLOAT64,
 } mproc_dtype;
 
+/** The number of dtypes: they are 1 .. MPROC_DTYPE_COUNT. */
 #define MPROC_DTYPE_COUNT 10
 
 /**
@@ -175,7 +178,9 @@ MPROC_API size_t mproc_dtype_size(mproc_dtype dtype);
  */
 typedef struct mproc_array mproc_array;
 
+/** Where the elements start on systems with 4 KiB pages (the page size otherwise). */
 #define MPROC_DATA_OFFSET 4096
+/** The segment format version this library writes and accepts. */
 #define MPROC_FORMAT_VERSION 1
 #define MPROC_NAME_MAX 200 /* longest name accepted, without a leading '/' */
 
@@ -405,6 +410,7 @@ MPROC_API int mproc_kernel_load(const char *path);
  */
 typedef struct mproc_pool mproc_pool;
 
+/** Options of mproc_pool_create; mproc_pool_options_init sets the defaults. */
 typedef struct mproc_pool_options {
     /* Participants in a map, including the caller when caller_works is set: the pool
      * forks workers - 1 processes then (workers with caller_works = 0). 0 means the
@@ -434,7 +440,7 @@ typedef struct mproc_pool_options {
      * anything. initarg is passed as is: the worker sees its own copy of the memory it
      * points to, as of the fork. NULL (the default): none. */
     void (*initializer)(void *initarg);
-    void *initarg;
+    void *initarg; /* the argument of initializer */
     /* Tasks (Python's maxtasksperchild): a forked worker that has run this many tasks
      * (a chunk of a task map counts as one) exits cleanly and is replaced by a fresh
      * one. 0 (the default): no limit. Negative: MPROC_EINVAL. */
@@ -467,14 +473,17 @@ typedef struct mproc_pool_options {
     const char *worker_exe;
 } mproc_pool_options;
 
+/** Values of mproc_pool_options.start_method (see there). */
 #define MPROC_START_DEFAULT 0
 #define MPROC_START_FORK 1
 #define MPROC_START_SPAWN 2
 #define MPROC_START_MANUAL 3
 
+/** Values of mproc_pool_options.commit_mode (see there). */
 #define MPROC_COMMIT_EXACTLY_ONCE 0
 #define MPROC_COMMIT_DIRECT 1
 
+/** The most participants a pool may have (mproc_pool_options.workers). */
 #define MPROC_MAX_WORKERS 1024
 
 /** Fills *opts with the defaults documented above. Does nothing for NULL. */
@@ -610,6 +619,7 @@ MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array);
 MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
                         size_t ctx_size, const mproc_array *src, mproc_array *dst);
 
+/** The most bytes of ctx that mproc_map copies for the kernels. */
 #define MPROC_CTX_MAX 256
 
 /** A chunk that a map gave up on because workers kept dying on it. */
@@ -833,6 +843,7 @@ typedef struct mproc_task_options {
     void *user; /* passed to the callbacks */
 } mproc_task_options;
 
+/** A flag of mproc_task_options.flags (see there). */
 #define MPROC_TASK_FAIL_FAST 1u
 
 /** Fills *opts with the defaults (all zero). Does nothing for NULL. */
@@ -1073,6 +1084,7 @@ typedef int (*mproc_process_fn)(void *arg);
 /** Returned through mproc_process_exitcode while the process has not finished. */
 #define MPROC_EXITCODE_NONE (-0x7fffffff - 1)
 
+/** Options of mproc_process_start; mproc_process_options_init sets the defaults. */
 typedef struct mproc_process_options {
     /* Copied at start; NULL (the default) names it "Process-N", N counting from 1 the
      * processes the calling process started, as Python does. */
@@ -1260,6 +1272,7 @@ MPROC_API int mproc_semaphore_create(mproc_semaphore **out, unsigned value);
  */
 MPROC_API int mproc_bounded_semaphore_create(mproc_semaphore **out, unsigned value);
 
+/** The largest value a semaphore can hold. */
 #define MPROC_SEM_VALUE_MAX 0x7fffffff
 
 /** Decrements it, waiting while it is 0. 0, MPROC_ETIMEDOUT, MPROC_EINVAL. */
@@ -1551,8 +1564,8 @@ typedef struct mproc_segment_info {
     uid_t owner;                   /* the segment's owner (always the caller's euid) */
     unsigned mode;                 /* permission bits (0600 as created) */
     uint64_t size;                 /* bytes of the segment in /dev/shm */
-    mproc_dtype dtype;
-    size_t elem_size;
+    mproc_dtype dtype;       /* the elements' dtype */
+    size_t elem_size;        /* bytes per element */
     uint64_t length;         /* elements */
     uint64_t data_offset;    /* where the elements start */
     uint64_t data_bytes;     /* length * elem_size */
