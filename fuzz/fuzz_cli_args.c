@@ -4,7 +4,7 @@
  * The input is split at NUL bytes into arguments (at most 64, each cut at 300 bytes).
  * The first byte picks what parses them, without running anything:
  *   0: `mproc square ARGS` - the square command's option parser (parse_args), then, when
- *      it accepted --values, the value list parser (parse_values) for the chosen dtype;
+ *      it accepted --values, the value list parser (cli_parse_list) for the chosen dtype;
  *   1: `mproc ls ARGS`, 2: `mproc gc ARGS` (cli_segments_parse);
  *   3: each argument through cli_parse_count and cli_parse_value for every dtype, and
  *      the value formatting of what was parsed.
@@ -29,7 +29,7 @@ static void fz_square(int argc, char **argv)
         return;
     void *values = NULL;
     size_t count = 0;
-    if (parse_values(o.values, o.dtype, &values, &count) == 0) {
+    if (cli_parse_list(o.values, o.dtype, "--values", &values, &count) == 0) {
         char buf[64];
         for (size_t i = 0; i < count; i++)
             cli_format_value(buf, sizeof buf, o.dtype, values, i);
