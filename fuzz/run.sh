@@ -65,7 +65,8 @@ build() { # build NAME EXTRA_SOURCES...
         "$B/libmproc-fuzz.a" -lpthread -lrt -lm -o "$B/$name"
 }
 build fuzz_attach
-build fuzz_cli_args tools/cli_util.c tools/cli_segments.c
+build fuzz_cli_args tools/cli_util.c tools/cli_segments.c tools/cli_args.c tools/cli_create.c \
+    tools/cli_map.c tools/cli_show.c
 
 status=0
 for h in "${harnesses[@]}"; do

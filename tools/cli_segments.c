@@ -7,7 +7,6 @@
 #include "cli_segments.h"
 
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -117,19 +116,6 @@ int cli_segments_parse(int argc, char **argv, cli_segments_opts *o)
 
 /* ---- output helpers --------------------------------------------------------------- */
 
-/* The user name of uid, or its number. */
-static const char *user_name(uid_t uid, char *buf, size_t size)
-{
-    struct passwd pw, *res = NULL;
-    char tmp[1024];
-
-    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL && res->pw_name)
-        snprintf(buf, size, "%s", res->pw_name);
-    else
-        snprintf(buf, size, "%lu", (unsigned long)uid);
-    return buf;
-}
-
 /* "512 B", "4.0 KiB", "3.81 GiB": three significant digits, binary prefixes. */
 static const char *human_bytes(uint64_t bytes, char *buf, size_t size)
 {
@@ -147,21 +133,6 @@ static const char *human_bytes(uint64_t bytes, char *buf, size_t size)
     }
     snprintf(buf, size, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, unit[u]);
     return buf;
-}
-
-/* Writes s as a JSON string. */
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            printf("\\%c", *c);
-        else if (*c < 0x20)
-            printf("\\u%04x", *c);
-        else
-            putchar(*c);
-    }
-    putchar('"');
 }
 
 static const char *dtype_text(mproc_dtype t)
@@ -194,9 +165,9 @@ static void print_ls_json(const mproc_segment_info *list, size_t n)
     for (size_t i = 0; i < n; i++) {
         const mproc_segment_info *s = &list[i];
         printf("%s\n  {\"name\": ", i ? "," : "");
-        json_string(s->name);
+        cli_json_string(s->name);
         printf(", \"owner\": ");
-        json_string(user_name(s->owner, user, sizeof user));
+        cli_json_string(cli_user_name(s->owner, user, sizeof user));
         printf(", \"owner_uid\": %lu, \"mode\": \"%04o\", \"size\": %" PRIu64
                ", \"dtype\": \"%s\", \"elem_size\": %zu, \"length\": %" PRIu64
                ", \"data_offset\": %" PRIu64 ", \"data_bytes\": %" PRIu64
@@ -224,8 +195,9 @@ static void print_ls_table(const mproc_segment_info *list, size_t n)
     for (size_t i = 0; i < n; i++) {
         const mproc_segment_info *s = &list[i];
         printf("%-*s  %-10s  %10s  %-7s  %12" PRIu64 "  %8ld  %s\n", wname, s->name,
-               user_name(s->owner, user, sizeof user), human_bytes(s->size, size, sizeof size),
-               dtype_text(s->dtype), s->length, (long)s->creator_pid,
+               cli_user_name(s->owner, user, sizeof user),
+               human_bytes(s->size, size, sizeof size), dtype_text(s->dtype), s->length,
+               (long)s->creator_pid,
                s->creator_alive ? "yes" : "no");
     }
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "mproc.h"
 
@@ -77,47 +78,19 @@ static const struct {
     {"--json", OPT_JSON, 0},
 };
 
-static int parse_number(const char *opt, const char *text, uint64_t min, uint64_t max,
-                        uint64_t *out)
-{
-    const char *why = cli_parse_count(text, out);
-
-    if (why) {
-        cli_error("invalid value '%s' for %s: %s", text, opt, why);
-        return -1;
-    }
-    if (*out < min || *out > max) {
-        if (*out < min)
-            cli_error("invalid value '%s' for %s: must be at least %" PRIu64, text, opt, min);
-        else
-            cli_error("invalid value '%s' for %s: must be at most %" PRIu64, text, opt, max);
-        return -1;
-    }
-    return 0;
-}
-
 static int apply_option(square_opts *o, int id, const char *name, const char *val)
 {
-    int err;
-
     switch (id) {
     case OPT_VALUES: o->values = val; return 0;
-    case OPT_N: return parse_number(name, val, 1, SIZE_MAX, &o->n);
-    case OPT_WORKERS: return parse_number(name, val, 0, MPROC_MAX_WORKERS, &o->workers);
-    case OPT_CHUNK: return parse_number(name, val, 0, SIZE_MAX, &o->chunk);
+    case OPT_N: return cli_opt_count(name, val, 1, SIZE_MAX, &o->n);
+    case OPT_WORKERS: return cli_opt_count(name, val, 0, MPROC_MAX_WORKERS, &o->workers);
+    case OPT_CHUNK: return cli_opt_count(name, val, 0, SIZE_MAX, &o->chunk);
     case OPT_REPEAT:
         o->repeat_given = 1;
-        return parse_number(name, val, 1, REPEAT_MAX, &o->repeat);
+        return cli_opt_count(name, val, 1, REPEAT_MAX, &o->repeat);
     case OPT_VERIFY: o->verify = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
-    case OPT_DTYPE:
-        err = mproc_dtype_parse(val, &o->dtype);
-        if (err) {
-            cli_error("unknown dtype '%s' (int8..int64, uint8..uint64, float32, float64, "
-                      "i32, f64, or a typecode b B h H i I l L q Q f d)", val);
-            return -1;
-        }
-        return 0;
+    case OPT_DTYPE: return cli_opt_dtype(val, &o->dtype);
     default: return -1;
     }
 }
@@ -179,54 +152,6 @@ static int parse_args(int argc, char **argv, square_opts *o)
         cli_error("%s needs --n, not --values", o->json ? "--json" : "--repeat");
         return -1;
     }
-    return 0;
-}
-
-/* Parses a comma-separated list into a new buffer of count elements. 0, or -1 after
- * printing the reason. An empty list is zero elements. */
-static int parse_values(const char *list, mproc_dtype dtype, void **out, size_t *count)
-{
-    size_t es = mproc_dtype_size(dtype), n = 1, i = 0;
-    const char *s = list + strspn(list, " \t");
-    char *copy, *piece, *buf;
-
-    *out = NULL;
-    *count = 0;
-    if (*s == '\0')
-        return 0;
-    for (const char *c = list; *c; c++)
-        n += *c == ',';
-    buf = malloc(n * es);
-    copy = strdup(list);
-    if (!buf || !copy) {
-        free(buf);
-        free(copy);
-        cli_error("out of memory");
-        return -1;
-    }
-    piece = copy;
-    for (;;) {
-        char *comma = strchr(piece, ',');
-        const char *why;
-
-        if (comma)
-            *comma = '\0';
-        why = cli_parse_value(piece, dtype, buf + i * es);
-        if (why) {
-            cli_error("invalid %s value '%s' in --values: %s", mproc_dtype_name(dtype), piece,
-                      why);
-            free(copy);
-            free(buf);
-            return -1;
-        }
-        i++;
-        if (!comma)
-            break;
-        piece = comma + 1;
-    }
-    free(copy);
-    *out = buf;
-    *count = n;
     return 0;
 }
 
@@ -333,7 +258,7 @@ static int run_values(const square_opts *o)
     int status = CLI_EXIT_FAIL, err;
     cli_progress pg;
 
-    if (parse_values(o->values, o->dtype, &values, &count))
+    if (cli_parse_list(o->values, o->dtype, "--values", &values, &count))
         return CLI_EXIT_USAGE;
     err = mproc_array_create_from(&arr, NULL, o->dtype, values, count);
     if (err) {

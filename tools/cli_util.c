@@ -1,6 +1,6 @@
 /*
- * cli_util.c - strict parsing, value formatting, fill, clocks, signals and the
- * progress bar of the mproc command.
+ * cli_util.c - strict parsing, value formatting, fills, array errors, user names, JSON
+ * strings, clocks, signals and the progress bar of the mproc command.
  */
 #include "cli_util.h"
 
@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,93 @@ void cli_fill_index(mproc_dtype dtype, void *data, uint64_t start, size_t count)
 #undef CLI_FILL
 }
 
+#define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
+
+/* SplitMix64's output function: a bijection that spreads each bit of a counter over
+ * every bit of the result. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+void cli_fill_random(mproc_dtype dtype, void *data, uint64_t seed, uint64_t start,
+                     size_t count)
+{
+    /* SplitMix64 is a counter: output k (from 1) is mix64(seed + k * gamma), so any
+     * element can be computed on its own. Unsigned arithmetic wraps, as it should. */
+#define CLI_RAND(T, EXPR)                                                                  \
+    do {                                                                                   \
+        T *d = data;                                                                       \
+        for (size_t k = 0; k < count; k++) {                                               \
+            uint64_t x = mix64(seed + (start + k + 1) * GOLDEN_GAMMA);                     \
+            d[k] = (EXPR);                                                                 \
+        }                                                                                  \
+    } while (0)
+
+    switch (dtype) {
+    case MPROC_INT8: case MPROC_UINT8: CLI_RAND(uint8_t, (uint8_t)x); break;
+    case MPROC_INT16: case MPROC_UINT16: CLI_RAND(uint16_t, (uint16_t)x); break;
+    case MPROC_INT32: case MPROC_UINT32: CLI_RAND(uint32_t, (uint32_t)x); break;
+    case MPROC_INT64: case MPROC_UINT64: CLI_RAND(uint64_t, x); break;
+    case MPROC_FLOAT32: CLI_RAND(float, (float)(x >> 40) * 0x1.0p-24f); break;
+    case MPROC_FLOAT64: CLI_RAND(double, (double)(x >> 11) * 0x1.0p-53); break;
+    default: break;
+    }
+#undef CLI_RAND
+}
+
+/* ---- arrays, users, JSON ---------------------------------------------------------- */
+
+int cli_array_error(const char *action, const char *name, int err)
+{
+    switch (err) {
+    case MPROC_ENOENT:
+        cli_error("no array named %s", name);
+        return CLI_EXIT_FAIL;
+    case MPROC_EEXIST:
+        cli_error("%s already exists", name);
+        return CLI_EXIT_FAIL;
+    case MPROC_ENAME:
+        cli_error("invalid array name '%s': 1 to %d characters from A-Z a-z 0-9 . _ - "
+                  "(not . or ..), after an optional '/'", name, MPROC_NAME_MAX);
+        return CLI_EXIT_USAGE;
+    case MPROC_EOVERFLOW:
+        cli_error("%s %s: %s", action, name, mproc_strerror(err));
+        return CLI_EXIT_USAGE;
+    default:
+        cli_error("%s %s: %s", action, name, mproc_strerror(err));
+        return CLI_EXIT_FAIL;
+    }
+}
+
+const char *cli_user_name(uid_t uid, char *buf, size_t size)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[1024];
+
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL && res->pw_name)
+        snprintf(buf, size, "%s", res->pw_name);
+    else
+        snprintf(buf, size, "%lu", (unsigned long)uid);
+    return buf;
+}
+
+void cli_json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if (*c < 0x20)
+            printf("\\u%04x", *c);
+        else
+            putchar(*c);
+    }
+    putchar('"');
+}
+
 /* ---- time ------------------------------------------------------------------------- */
 
 double cli_now(void)
@@ -380,11 +468,31 @@ double cli_median(double *times, size_t count)
 
 volatile sig_atomic_t cli_stop_signal;
 
+/* "/dev/shm/NAME" of a half-made array, complete before exit_unlink_set is raised. */
+static char exit_unlink_path[sizeof "/dev/shm/" + MPROC_NAME_MAX];
+static volatile sig_atomic_t exit_unlink_set;
+
 static void on_stop_signal(int sig)
 {
-    if (cli_stop_signal)
-        _exit(128 + sig); /* asked twice: stop now; workers die with us (PDEATHSIG) */
+    if (cli_stop_signal) {
+        /* Asked twice: stop now; workers die with us (PDEATHSIG). unlink is
+         * async-signal-safe, so a half-made array does not outlive us. */
+        if (exit_unlink_set)
+            unlink(exit_unlink_path);
+        _exit(128 + sig);
+    }
     cli_stop_signal = sig;
+}
+
+void cli_set_exit_unlink(const char *name)
+{
+    exit_unlink_set = 0;
+    if (name == NULL)
+        return;
+    if (name[0] == '/')
+        name++;
+    snprintf(exit_unlink_path, sizeof exit_unlink_path, "/dev/shm/%s", name);
+    exit_unlink_set = 1;
 }
 
 void cli_install_signal_handlers(void)

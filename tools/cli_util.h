@@ -1,7 +1,7 @@
 /*
  * cli_util.h - what the mproc command's files share: strict number parsing, value
- * formatting for every dtype, usage errors, clocks, the stderr progress bar and the
- * SIGINT/SIGTERM flag.
+ * formatting for every dtype, fills, usage errors and array errors, user names and JSON
+ * strings, clocks, the stderr progress bar and the SIGINT/SIGTERM flag.
  */
 #ifndef MPROC_CLI_UTIL_H
 #define MPROC_CLI_UTIL_H
@@ -10,13 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "mproc.h"
 
 /* Exit statuses of the command. */
 enum {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_FAIL = 1,  /* verification mismatch or a library error during a run */
+    CLI_EXIT_FAIL = 1,  /* verification mismatch, no such array, or a library error */
     CLI_EXIT_USAGE = 2, /* bad command line, or an array that cannot be created */
 };
 
@@ -51,6 +52,32 @@ char *cli_format_value(char *buf, size_t size, mproc_dtype dtype, const void *da
 /* Writes a[i] = start + i wrapped to the dtype, for i in [0, count). */
 void cli_fill_index(mproc_dtype dtype, void *data, uint64_t start, size_t count);
 
+/*
+ * Writes a[i] = the pseudo-random value number start + i of the sequence of seed, for i
+ * in [0, count): value k is made from the (k+1)-th output x of SplitMix64 seeded with
+ * seed. Integers take the low bits of x (every value of the dtype equally likely);
+ * float64 is (x >> 11) * 2^-53 and float32 (x >> 40) * 2^-24, uniform in [0, 1). Each
+ * element depends only on seed and its index, so blocks can be filled in any order.
+ */
+void cli_fill_random(mproc_dtype dtype, void *data, uint64_t seed, uint64_t start,
+                     size_t count);
+
+/* ---- arrays, users, JSON ---------------------------------------------------------- */
+
+/*
+ * Prints the error of a library call on the named array and returns the exit status it
+ * deserves: "no array named X" (MPROC_ENOENT) and "X already exists" (MPROC_EEXIST)
+ * exit 1; an invalid name (MPROC_ENAME) or a size that overflows (MPROC_EOVERFLOW) is
+ * a usage error, 2; anything else "<action> X: <mproc_strerror>", 1.
+ */
+int cli_array_error(const char *action, const char *name, int err);
+
+/* The user name of uid, or its number when it has none. Returns buf. */
+const char *cli_user_name(uid_t uid, char *buf, size_t size);
+
+/* Writes s to stdout as a JSON string (quotes, backslashes and controls escaped). */
+void cli_json_string(const char *s);
+
 /* CLOCK_MONOTONIC in seconds. */
 double cli_now(void);
 
@@ -72,6 +99,14 @@ void cli_install_signal_handlers(void);
 
 /* 128 + the stop signal: 130 for SIGINT, 143 for SIGTERM. */
 int cli_stop_status(void);
+
+/*
+ * Names the array that a second SIGINT/SIGTERM (the one that ends the process at once)
+ * removes from /dev/shm before exiting: an array this run created and has not finished
+ * filling. NULL forgets it. A first signal only sets cli_stop_signal: the command
+ * removes the array itself then.
+ */
+void cli_set_exit_unlink(const char *name);
 
 /* ---- progress bar ----------------------------------------------------------------- */
 

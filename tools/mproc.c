@@ -1,14 +1,15 @@
 /*
  * mproc.c - the `mproc` command: dispatch, help and version.
  *
- * Exit status: 0 success, 1 verification mismatch or a failure during a run, 2 usage
- * error (one line "mproc: <reason>" on stderr), 128 + signal when SIGINT or SIGTERM
- * stopped a run.
+ * Exit status: 0 success, 1 verification mismatch, no such array, an array that exists
+ * already or a failure during a run, 2 usage error (one line "mproc: <reason>" on
+ * stderr), 128 + signal when SIGINT or SIGTERM stopped a run.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_array.h"
 #include "cli_segments.h"
 #include "cli_square.h"
 #include "cli_util.h"
@@ -20,11 +21,17 @@ static void usage(FILE *f)
     fputs("usage: mproc <command> [options]\n"
           "\n"
           "Python's multiprocessing model for C: typed arrays in POSIX shared memory,\n"
-          "transformed in place by a pool of forked worker processes.\n"
+          "transformed in place by a pool of worker processes.\n"
           "\n"
           "commands:\n"
           "  square     square an array in place with a worker pool\n"
           "             (mproc square --values 2,3,4 | mproc square --n 1e8 --verify)\n"
+          "  create     create a named array in /dev/shm (--dtype, --n, --fill, --values)\n"
+          "  map        apply a kernel to a named array with a worker pool (square, cube,\n"
+          "             negate, abs, add, mul), in place or into a new array (--out)\n"
+          "  show       print a named array's values, as Python prints a list\n"
+          "  info       print a named array's dtype, length, owner, creator, ...\n"
+          "  rm         remove named arrays\n"
           "  ls         list your named arrays in /dev/shm and whether their creator lives\n"
           "  gc         remove your named arrays whose creator is dead (--dry-run)\n"
           "  worker     join a pool by name as one of its workers (--pool NAME)\n"
@@ -35,8 +42,15 @@ static void usage(FILE *f)
           "  -h, --help     print this help\n"
           "  -V, --version  print the version\n"
           "\n"
-          "exit status: 0 success; 1 verification mismatch or a failure during a run;\n"
-          "2 usage error; 130 / 143 stopped by SIGINT / SIGTERM.\n",
+          "example: an array from the shell, squared by a pool, read back:\n"
+          "  mproc create a --dtype int32 --n 7 --fill iota\n"
+          "  mproc map a square\n"
+          "  mproc show a                      [0, 1, 4, 9, 16, 25, 36]\n"
+          "  mproc rm a\n"
+          "\n"
+          "exit status: 0 success; 1 a failure: verification mismatch, no such array, an\n"
+          "array that exists already, a failed run; 2 usage error; 130 / 143 stopped by\n"
+          "SIGINT / SIGTERM.\n",
           f);
 }
 
@@ -58,6 +72,21 @@ static int finish_stdout(int status)
     return status;
 }
 
+/* The commands: argv[0] is the command's name when main is called. */
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    void (*usage)(FILE *f);
+} commands[] = {
+    {"square", cli_square_main, cli_square_usage},   {"create", cli_create_main, cli_create_usage},
+    {"map", cli_map_main, cli_map_usage},            {"show", cli_show_main, cli_show_usage},
+    {"info", cli_info_main, cli_info_usage},         {"rm", cli_rm_main, cli_rm_usage},
+    {"ls", cli_segments_main, cli_ls_usage},         {"gc", cli_segments_main, cli_gc_usage},
+    {"worker", cli_worker_main, cli_worker_usage},
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
 static int run(int argc, char **argv)
 {
     const char *cmd;
@@ -68,21 +97,14 @@ static int run(int argc, char **argv)
     }
     cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "square")) {
-            cli_square_usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "ls")) {
-            cli_ls_usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "gc")) {
-            cli_gc_usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (argc == 3 && !strcmp(cmd, "help") && !strcmp(argv[2], "worker")) {
-            cli_worker_usage(stdout);
-            return CLI_EXIT_OK;
+        for (size_t i = 0; argc == 3 && !strcmp(cmd, "help") && i < COMMAND_COUNT; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                commands[i].usage(stdout);
+                return CLI_EXIT_OK;
+            }
+        if (argc == 3 && !strcmp(cmd, "help") && argv[2][0] != '-') {
+            cli_error("no help for unknown command '%s' (try 'mproc --help')", argv[2]);
+            return CLI_EXIT_USAGE;
         }
         if (argc > 2) {
             cli_error("unexpected argument '%s' after %s", argv[2], cmd);
@@ -98,12 +120,9 @@ static int run(int argc, char **argv)
         }
         return print_version();
     }
-    if (!strcmp(cmd, "square"))
-        return cli_square_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "ls") || !strcmp(cmd, "gc"))
-        return cli_segments_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "worker"))
-        return cli_worker_main(argc - 1, argv + 1);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].main(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (try 'mproc --help')", cmd);
     else
