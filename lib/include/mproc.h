@@ -344,9 +344,9 @@ MPROC_API int mproc_kernel_get(mproc_op op, mproc_dtype dtype, mproc_kernel *out
 
 /** One entry of a kernel library's mproc_kernels table (ended by a NULL name). */
 typedef struct mproc_kernel_def {
-    const char *name;
+    const char *name;  /* the kernel's name; NULL ends a table */
     mproc_dtype dtype; /* the dtype it is for, or MPROC_DTYPE_ANY */
-    mproc_kernel fn;
+    mproc_kernel fn;   /* the kernel */
 } mproc_kernel_def;
 
 /**
