@@ -35,8 +35,10 @@ for cmd in $commands; do
     fail=1
   fi
   help=$("$mproc" "$cmd" --help 2>/dev/null) || continue # version, help: no --help
-  for opt in $(printf '%s\n' "$help" | grep -o -- '\(^\|[[ ]\)--*[a-zA-Z][a-zA-Z-]*' |
-               tr -d '[ ' | sort -u); do
+  # options are what a help line starts with, what follows '[' in a usage line, or
+  # the long form after "-h, " (not a '-x' inside a sentence)
+  for opt in $(printf '%s\n' "$help" | grep -o -e '^ *--*[a-zA-Z][a-zA-Z-]*' -e '\[--*[a-zA-Z][a-zA-Z-]*' -e ', --[a-zA-Z][a-zA-Z-]*' |
+               tr -d '[, ' | sort -u); do
     if ! printf '%s\n' "$text" | grep -q -- "$opt\\b"; then
       echo "check-man: option '$opt' of '$cmd' is not in $page"
       fail=1

@@ -50,6 +50,8 @@ int cli_rm_main(int argc, char **argv);
 
 /* ---- map -------------------------------------------------------------------------- */
 
+#define CLI_MAP_LIBS_MAX 8 /* --lib given at most this often (a pool's limit) */
+
 typedef struct cli_map_opts {
     const char *name;   /* the array, mapped in place unless out is given */
     const char *kernel; /* what cli_map_find_kernel looks up */
@@ -58,11 +60,15 @@ typedef struct cli_map_opts {
     uint64_t workers;   /* 0: all CPUs */
     uint64_t chunk;     /* 0: automatic */
     int verbose;
+    const char *libs[CLI_MAP_LIBS_MAX]; /* --lib PATH, in order */
+    int nlibs;
+    int start_method;   /* --start: MPROC_START_FORK (default) or MPROC_START_SPAWN */
 } cli_map_opts;
 
 /* A kernel found by name, bound to the array's dtype: what mproc_map is given. */
 typedef struct cli_map_kernel {
     mproc_kernel fn;
+    int by_name; /* a kernel of a --lib library: mapped by name (workers load it too) */
     unsigned char ctx[MPROC_CTX_MAX]; /* the bytes every call of fn sees */
     size_t ctx_size;
 } cli_map_kernel;

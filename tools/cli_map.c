@@ -2,13 +2,15 @@
  * cli_map.c - `mproc map NAME KERNEL`: applies a kernel to every element of a named
  * array with a worker pool, in place or into a new array (--out).
  *
- * Where to extend it: cli_map_find_kernel is the one place where a KERNEL name becomes
- * a function (built-in ops today; kernels from a shared object would be looked up there
- * too), and make_pool the one place where the pool is configured.
+ * cli_map_find_kernel is the one place where a KERNEL name becomes a function (a
+ * built-in op, or a kernel of a library given with --lib), and make_pool the one place
+ * where the pool is configured (--workers, --chunk, --start, and the --lib libraries for
+ * its workers).
  */
 #include "cli_array.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_args.h"
@@ -18,7 +20,7 @@
 void cli_map_usage(FILE *f)
 {
     fputs("usage: mproc map NAME KERNEL [--scalar X] [--workers W] [--chunk C] [--out NAME2]\n"
-          "                 [-v]\n"
+          "                 [--lib PATH]... [--start fork|spawn] [-v]\n"
           "\n"
           "Applies KERNEL to every element of the named array NAME with a pool of worker\n"
           "processes: in place, or with --out into a new array NAME2 of the same dtype and\n"
@@ -27,6 +29,9 @@ void cli_map_usage(FILE *f)
           "kernels, built in for every dtype (integers wrap modulo 2^bits, floats IEEE):\n"
           "  square  x*x        cube  x*x*x      negate  -x         abs  |x|\n"
           "  add     x + X      mul   x * X      (X given with --scalar)\n"
+          "or a kernel of a library given with --lib: a shared object that exports an\n"
+          "mproc_kernels table (see mproc.h, \"Kernels by name\"); such a kernel gets the\n"
+          "--scalar value, if given, as its ctx.\n"
           "\n"
           "  --scalar X     the X of add and mul, a value of the array's dtype; the other\n"
           "                 kernels take none\n"
@@ -34,6 +39,10 @@ void cli_map_usage(FILE *f)
           "                 exists); NAME2 is removed again if the map fails\n"
           "  --workers W    processes in the pool, the caller included; 0 (default): all CPUs\n"
           "  --chunk C      elements per chunk handed to a worker; 0 (default): automatic\n"
+          "  --lib PATH     load the kernel library PATH (a path, not a bare name), here\n"
+          "                 and in every worker; may be given up to 8 times\n"
+          "  --start M      how workers start: fork (default) or spawn (fresh programs:\n"
+          "                 this command, or $MPROC_WORKER_EXE when set)\n"
           "  -v, --verbose  print one line: elements, dtype, workers, chunk, time\n"
           "  -h, --help     print this help\n"
           "\n"
@@ -46,12 +55,13 @@ void cli_map_usage(FILE *f)
 
 /* ---- command line ----------------------------------------------------------------- */
 
-enum { M_SCALAR, M_WORKERS, M_CHUNK, M_OUT, M_VERBOSE };
+enum { M_SCALAR, M_WORKERS, M_CHUNK, M_OUT, M_VERBOSE, M_LIB, M_START };
 
 static const cli_option map_options[] = {
     {"--help", CLI_OPT_HELP, 0}, {"-h", CLI_OPT_HELP, 0},       {"--scalar", M_SCALAR, 1},
     {"--workers", M_WORKERS, 1}, {"--chunk", M_CHUNK, 1},       {"--out", M_OUT, 1},
-    {"-v", M_VERBOSE, 0},        {"--verbose", M_VERBOSE, 0},
+    {"-v", M_VERBOSE, 0},        {"--verbose", M_VERBOSE, 0},   {"--lib", M_LIB, 1},
+    {"--start", M_START, 1},
 };
 
 static int map_apply(void *ctx, int id, const char *opt, const char *val)
@@ -64,6 +74,27 @@ static int map_apply(void *ctx, int id, const char *opt, const char *val)
     case M_CHUNK: return cli_opt_count(opt, val, 0, SIZE_MAX, &o->chunk);
     case M_OUT: o->out = val; return 0;
     case M_VERBOSE: o->verbose = 1; return 0;
+    case M_LIB:
+        if (o->nlibs == CLI_MAP_LIBS_MAX) {
+            cli_error("option --lib given more than %d times", CLI_MAP_LIBS_MAX);
+            return -1;
+        }
+        if (val[0] == '\0') {
+            cli_error("option --lib needs a path");
+            return -1;
+        }
+        o->libs[o->nlibs++] = val;
+        return 0;
+    case M_START:
+        if (!strcmp(val, "fork")) {
+            o->start_method = MPROC_START_FORK;
+        } else if (!strcmp(val, "spawn")) {
+            o->start_method = MPROC_START_SPAWN;
+        } else {
+            cli_error("invalid value '%s' for --start: fork or spawn", val);
+            return -1;
+        }
+        return 0;
     default: return -1;
     }
 }
@@ -98,11 +129,30 @@ int cli_map_find_kernel(const cli_map_opts *o, mproc_dtype dtype, cli_map_kernel
     int err, takes_scalar;
 
     memset(out, 0, sizeof *out);
-    /* Built-in ops. Kernels from a shared object (--lib PATH) belong here as well: they
-     * must be loaded before make_pool, so that the forked workers have them. */
+    /* The libraries are loaded here, before make_pool: forked workers inherit them,
+     * spawned ones load them again (mproc_pool_load_kernels in make_pool). */
+    for (int i = 0; i < o->nlibs; i++) {
+        err = mproc_kernel_load(o->libs[i]);
+        if (err) {
+            cli_error("cannot load kernel library %s: %s", o->libs[i], mproc_strerror(err));
+            return CLI_EXIT_USAGE;
+        }
+    }
     if (mproc_op_parse(o->kernel, &op) != 0) {
-        cli_error("unknown kernel '%s' (square, cube, negate, abs, add, mul)", o->kernel);
-        return CLI_EXIT_USAGE;
+        if (o->nlibs == 0) {
+            cli_error("unknown kernel '%s' (square, cube, negate, abs, add, mul, or a kernel "
+                      "of a library given with --lib)", o->kernel);
+            return CLI_EXIT_USAGE;
+        }
+        err = mproc_kernel_find(o->kernel, dtype, &out->fn);
+        if (err) {
+            cli_error("no kernel '%s' for %s in the --lib libraries", o->kernel,
+                      mproc_dtype_name(dtype));
+            return CLI_EXIT_USAGE;
+        }
+        out->by_name = 1;
+        takes_scalar = o->scalar != NULL; /* the library's kernel decides what ctx means */
+        goto scalar;
     }
     takes_scalar = op == MPROC_OP_ADD || op == MPROC_OP_MUL;
     if (takes_scalar && o->scalar == NULL) {
@@ -119,6 +169,7 @@ int cli_map_find_kernel(const cli_map_opts *o, mproc_dtype dtype, cli_map_kernel
                   mproc_strerror(err));
         return CLI_EXIT_FAIL;
     }
+scalar:
     if (takes_scalar) {
         /* The ctx of ADD and MUL is one value of the array's dtype. */
         why = cli_parse_value(o->scalar, dtype, out->ctx);
@@ -142,9 +193,20 @@ static int make_pool(const cli_map_opts *o, mproc_pool **pool)
     mproc_pool_options_init(&po);
     po.workers = (int)o->workers;
     po.chunk = (size_t)o->chunk;
+    po.start_method = o->start_method ? o->start_method : MPROC_START_FORK;
+    /* Spawned workers run this very program unless told otherwise: the installed
+     * `mproc` may be another version, or not installed at all. */
+    const char *exe = getenv("MPROC_WORKER_EXE");
+    po.worker_exe = exe != NULL && exe[0] != '\0' ? exe : "/proc/self/exe";
     err = mproc_pool_create(pool, &po);
+    for (int i = 0; err == 0 && i < o->nlibs; i++)
+        err = mproc_pool_load_kernels(*pool, o->libs[i]);
     if (err && !cli_stop_signal)
         cli_error("cannot start the worker pool: %s", mproc_strerror(err));
+    if (err) {
+        mproc_pool_destroy(*pool);
+        *pool = NULL;
+    }
     return err;
 }
 
@@ -198,7 +260,11 @@ static int run_map(const cli_map_opts *o)
         goto out;
 
     double t0 = cli_now();
-    err = mproc_map(pool, k.fn, k.ctx_size ? k.ctx : NULL, k.ctx_size, src, dst ? dst : src);
+    if (k.by_name)
+        err = mproc_map_named(pool, o->kernel, k.ctx_size ? k.ctx : NULL, k.ctx_size, src,
+                              dst ? dst : src);
+    else
+        err = mproc_map(pool, k.fn, k.ctx_size ? k.ctx : NULL, k.ctx_size, src, dst ? dst : src);
     double t1 = cli_now();
 
     mapped = 1;

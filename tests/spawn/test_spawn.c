@@ -479,6 +479,47 @@ START_TEST(test_named_fork_pool)
 }
 END_TEST
 
+/* The command line: `mproc map NAME KERNEL --lib PATH --start spawn|fork` on a big
+ * array, every element checked through an attach. */
+static int run_cmd(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+START_TEST(test_cli_map_library)
+{
+    char name[TU_NAME_LEN], cmd[9000];
+    const char *exe = env_path("MPROC_WORKER_EXE"), *lib = env_path("MPROC_TEST_KERNELS");
+    tu_name(name, "cli");
+    snprintf(cmd, sizeof cmd, "'%s' create %s --dtype int32 --n 1000000 --fill iota", exe, name);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    const char *starts[] = {"spawn", "fork"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' map %s triple_plus_one --workers 3 --lib '%s' --start %s",
+                 exe, name, lib, starts[i]);
+        ck_assert_int_eq(run_cmd(cmd), 0);
+    }
+    mproc_array *a = NULL;
+    tu_assert_rc(mproc_array_attach(&a, name, MPROC_INT32), 0);
+    const int32_t *d = mproc_array_data(a);
+    for (size_t i = 0; i < 1000000; i++) {
+        uint32_t once = 3u * (uint32_t)i + 1u;
+        ck_assert_msg(d[i] == (int32_t)(3u * once + 1u), "element %zu is %d", i, d[i]);
+    }
+    tu_assert_rc(mproc_array_close(a), 0);
+    /* an unknown kernel, a missing library, a bad start method: usage errors */
+    snprintf(cmd, sizeof cmd, "'%s' map %s nope --lib '%s' 2>/dev/null", exe, name, lib);
+    ck_assert_int_eq(run_cmd(cmd), 2);
+    snprintf(cmd, sizeof cmd, "'%s' map %s triple_plus_one --lib /nonexistent.so 2>/dev/null",
+             exe, name);
+    ck_assert_int_eq(run_cmd(cmd), 2);
+    snprintf(cmd, sizeof cmd, "'%s' map %s square --start vfork 2>/dev/null", exe, name);
+    ck_assert_int_eq(run_cmd(cmd), 2);
+    tu_assert_rc(mproc_array_unlink(name), 0);
+}
+END_TEST
+
 static TCase *tc(Suite *s, const char *name, double timeout)
 {
     TCase *t = tcase_create(name);
@@ -505,5 +546,6 @@ int main(void)
     tcase_add_test(t, test_manual_kill_mid_map);
     tcase_add_test(t, test_manual_join_errors);
     tcase_add_test(t, test_named_fork_pool);
+    tcase_add_test(t, test_cli_map_library);
     return tu_run(s);
 }
