@@ -16,7 +16,8 @@
  *
  * Processes: a pool belongs to the process that created it; its workers are forked
  * children that die with it (they get SIGKILL when the creator exits, see
- * mproc_pool_create). Shared arrays can be used from any process that has attached them.
+ * mproc_pool_create), or, with the spawn start method, fresh programs started with
+ * posix_spawn, or processes that joined by hand (`mproc worker --pool NAME`). Shared arrays can be used from any process that has attached them.
  * A Process (mproc_process_*) is a forked child of its creator, and only the creator
  * joins it. The IPC objects (Lock, Queue, Value, ...) live in shared mappings made
  * before fork: processes forked after their creation share them.
@@ -379,10 +380,10 @@ MPROC_API int mproc_kernel_load(const char *path);
 /* ------------------------------------------------------------------------------------ */
 
 /*
- * A pool of worker processes, forked once at creation and kept until destroy. A map
- * splits [0, length) into chunks; the participants (the workers and, by default, the
- * caller) claim chunks with an atomic fetch-add on a shared cursor (no lock) until none
- * are left. Idle workers spin briefly on a generation counter, then sleep on a
+ * A pool of worker processes, started once at creation (forked by default; see
+ * start_method) and kept until destroy. A map splits [0, length) into chunks; the
+ * participants (the workers and, by default, the caller) claim chunks with an atomic
+ * fetch-add on a shared cursor (no lock) until none are left. Idle workers spin briefly on a generation counter, then sleep on a
  * process-shared semaphore in the pool's control segment.
  *
  * What happens when a worker dies (SIGKILL, SIGSEGV in a kernel, _exit in user code,
@@ -490,12 +491,17 @@ typedef struct mproc_pool_options {
 MPROC_API void mproc_pool_options_init(mproc_pool_options *opts);
 
 /**
- * Creates a pool; opts NULL means the defaults. Workers are forked now; each gets
- * SIGKILL if its creator dies (prctl PR_SET_PDEATHSIG) and exits if it finds itself
- * orphaned. Returns 0, or MPROC_EINVAL (NULL out; workers, spin_us or max_retries out
- * of range),
- * MPROC_ENOMEM, or -errno (fork, memfd_create, mmap). On failure no process is left
- * running and nothing is left in /dev/shm.
+ * Creates a pool; opts NULL means the defaults. Workers are forked (or spawned) now;
+ * each gets SIGKILL if its creator dies (prctl PR_SET_PDEATHSIG) and exits if it finds
+ * itself orphaned; a spawned worker has attached and checked the control segment
+ * before this returns. Returns 0, or MPROC_EINVAL (NULL out; workers, spin_us,
+ * max_retries or start_method out of range; an initializer or no name where the start
+ * method does not allow it), MPROC_ENAME, MPROC_EEXIST (options.name taken),
+ * MPROC_ENOENT or MPROC_EACCES (the worker executable of a spawn pool is missing or
+ * not executable), MPROC_EWORKER (a spawned worker exited instead of attaching: not a
+ * worker program, or one of another mproc version), MPROC_ENOSPC, MPROC_ENOMEM, or
+ * -errno (fork, posix_spawn, memfd_create, shm_open, mmap). On failure no process is
+ * left running and nothing is left in /dev/shm.
  */
 MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts);
 
@@ -611,9 +617,13 @@ MPROC_API int mproc_pool_prepare(mproc_pool *pool, const mproc_array *array);
  * returned non-zero: every other chunk was still done; the elements that kernel call
  * was given hold what it wrote to them when the caller or a MPROC_COMMIT_DIRECT pool
  * ran it, and are left as they were when a worker ran it through its scratch),
- * MPROC_EATTACH (a worker could not map an array; its chunks were not done) or
+ * MPROC_EATTACH (a worker could not map an array; its chunks were not done),
  * MPROC_EWORKER (a chunk kept killing workers: see "What happens when a worker dies"
- * above; every other chunk was done exactly once).
+ * above; every other chunk was done exactly once), MPROC_ESPAWNED (a pool whose
+ * workers were not forked, and a kernel that is neither built in nor registered by
+ * name: see "Kernels by name"; nothing was done) or MPROC_ENOWORKER (a MANUAL pool with
+ * no worker in it, and caller_works 0; or every worker left or died during the map:
+ * the chunks not done are as they were).
  * A zero-length map returns 0 without waking anyone.
  */
 MPROC_API int mproc_map(mproc_pool *pool, mproc_kernel kernel, const void *ctx,
@@ -696,8 +706,9 @@ MPROC_API int mproc_map_named(mproc_pool *pool, const char *kernel, const void *
  * capacity fails with MPROC_ETOOBIG. Big data travels in shared arrays (mproc_array):
  * pass their names or offsets in the blob, or use mproc_map.
  *
- * Task functions run in forked workers: a function of the program or of a library
- * loaded before mproc_pool_create works; one loaded with dlopen after it does not. They
+ * Task functions run in forked workers (a pool with another start method refuses
+ * tasks with MPROC_ESPAWNED): a function of the program or of a library loaded before
+ * mproc_pool_create works; one loaded with dlopen after it does not. They
  * see the memory of the creator as it was when the worker was forked (workers are
  * replaced after a death or after maxtasksperchild tasks: a replacement is a fresh fork).
  * Pointers inside blobs point into the creator's memory, not into shared memory.
