@@ -12,6 +12,20 @@
 
 #include <math.h>
 
+/*
+ * Each kernel is compiled for AVX-512, AVX2 and the baseline, and the dynamic loader
+ * picks the best the CPU has (an ifunc; static binaries too). The baseline x86-64 has
+ * no 32-bit vector multiply (pmulld came with SSE4.1), and the exactly-once commit runs
+ * a kernel plus a copy per element, so the core's speed shows: measured on the 2-core
+ * EPYC, an int32 square through the scratch went from 30-32 to 38 GB/s on one core.
+ * GCC only (clang builds, such as the fuzzers', get the baseline).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#define MPROC__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MPROC__CLONES
+#endif
+
 /* Absolute value in the work type: signed elements below zero are negated modulo 2^bits;
  * unsigned elements are their own absolute value. */
 #define MPROC__ABS_SIGNED(T, W, x) ((x) < (T)0 ? (W)0 - (W)(x) : (W)(x))
@@ -20,7 +34,7 @@
 /* T: element type, W: unsigned work type (at least unsigned int), ABS: one of the two
  * above, NAME: suffix. */
 #define MPROC__INT_KERNELS(T, W, ABS, NAME)                                                    \
-    static int square_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
+    MPROC__CLONES static int square_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -31,7 +45,7 @@
         }                                                                                   \
         return 0;                                                                           \
     }                                                                                       \
-    static int cube_##NAME(const void *s_, void *d_, size_t n, const void *ctx)            \
+    MPROC__CLONES static int cube_##NAME(const void *s_, void *d_, size_t n, const void *ctx)            \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -42,7 +56,7 @@
         }                                                                                   \
         return 0;                                                                           \
     }                                                                                       \
-    static int negate_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
+    MPROC__CLONES static int negate_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -51,7 +65,7 @@
             d[i] = (T)((W)0 - (W)s[i]);                                                     \
         return 0;                                                                           \
     }                                                                                       \
-    static int abs_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
+    MPROC__CLONES static int abs_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -60,7 +74,7 @@
             d[i] = (T)ABS(T, W, s[i]);                                                      \
         return 0;                                                                           \
     }                                                                                       \
-    static int add_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
+    MPROC__CLONES static int add_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
     {                                                                                       \
         const T *s = s_;                                                                    \
         T *d = d_;                                                                          \
@@ -69,7 +83,7 @@
             d[i] = (T)((W)s[i] + k);                                                        \
         return 0;                                                                           \
     }                                                                                       \
-    static int mul_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
+    MPROC__CLONES static int mul_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
     {                                                                                       \
         const T *s = s_;                                                                    \
         T *d = d_;                                                                          \
@@ -80,7 +94,7 @@
     }
 
 #define MPROC__FLOAT_KERNELS(T, ABS, NAME)                                                  \
-    static int square_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
+    MPROC__CLONES static int square_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -89,7 +103,7 @@
             d[i] = s[i] * s[i];                                                             \
         return 0;                                                                           \
     }                                                                                       \
-    static int cube_##NAME(const void *s_, void *d_, size_t n, const void *ctx)            \
+    MPROC__CLONES static int cube_##NAME(const void *s_, void *d_, size_t n, const void *ctx)            \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -98,7 +112,7 @@
             d[i] = s[i] * s[i] * s[i];                                                      \
         return 0;                                                                           \
     }                                                                                       \
-    static int negate_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
+    MPROC__CLONES static int negate_##NAME(const void *s_, void *d_, size_t n, const void *ctx)          \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -107,7 +121,7 @@
             d[i] = -s[i];                                                                   \
         return 0;                                                                           \
     }                                                                                       \
-    static int abs_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
+    MPROC__CLONES static int abs_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
     {                                                                                       \
         (void)ctx;                                                                          \
         const T *s = s_;                                                                    \
@@ -116,7 +130,7 @@
             d[i] = ABS(s[i]);                                                               \
         return 0;                                                                           \
     }                                                                                       \
-    static int add_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
+    MPROC__CLONES static int add_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
     {                                                                                       \
         const T *s = s_;                                                                    \
         T *d = d_;                                                                          \
@@ -125,7 +139,7 @@
             d[i] = s[i] + k;                                                                \
         return 0;                                                                           \
     }                                                                                       \
-    static int mul_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
+    MPROC__CLONES static int mul_##NAME(const void *s_, void *d_, size_t n, const void *ctx)             \
     {                                                                                       \
         const T *s = s_;                                                                    \
         T *d = d_;                                                                          \
