@@ -150,7 +150,7 @@ static int run_through_scratch(const struct mproc__job *job, mproc_kernel kernel
                                uint64_t end, struct mproc__slot *slot, char *scratch)
 {
     const void *ctx = job->ctx_size ? job->ctx : NULL;
-    uint64_t es = job->elem_size, cap = MPROC__SCRATCH_BYTES / es;
+    uint64_t es = job->elem_size, cap = MPROC__PIECE_BYTES / es;
     int rc = 0;
     while (p < end) {
         uint64_t len = end - p < cap ? end - p : cap;
