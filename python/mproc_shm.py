@@ -15,6 +15,11 @@ numpy view of the elements. create_array() makes one that C attaches with
 mproc_array_attach. create_raw() makes a segment with no header, the elements at offset 0
 (what plain SharedMemory makes), for C's mproc_array_attach_raw(name, dtype, length).
 
+Kept arrays: header flag FLAG_KEEP (MPROC_ARRAY_KEEP in C) marks an array made to outlive
+its creator; `mproc gc` (mproc_segment_reclaim), which removes arrays whose creator is
+dead, leaves a kept one until it is unlinked. Header.keep tells, and create_array(keep=)
+sets it.
+
 Names are mproc's: 1 to 200 characters from [A-Za-z0-9._-], without the leading '/'
 (which SharedMemory adds on its own), as mproc_array_name() gives them.
 
@@ -44,7 +49,7 @@ import _posixshmem
 import numpy as np
 
 __all__ = [
-    "SegmentError", "SharedArray", "DTYPES", "DATA_OFFSET", "Header",
+    "SegmentError", "SharedArray", "DTYPES", "DATA_OFFSET", "FLAG_KEEP", "Header",
     "open_array", "open_raw", "create_array", "create_raw", "read_header", "unlink",
 ]
 
@@ -61,6 +66,9 @@ HEADER_USED = 80
 # The data offset mproc uses: one page, and never less than 4096 (MPROC_DATA_OFFSET).
 DATA_OFFSET = max(4096, mmap.PAGESIZE)
 NAME_MAX = 200
+# Header flags (offset 72): bit 0 is MPROC_ARRAY_KEEP; the other bits are reserved, and
+# readers accept and ignore them, as mproc_array_attach does.
+FLAG_KEEP = 0x1
 
 # The header, in the host's byte order as C writes it, fields at the offsets of mproc.h:
 # magic, version, header bytes in use, dtype, element size, length, data offset, data
@@ -98,6 +106,11 @@ class Header:
     def __init__(self, fields):
         for slot, value in zip(self.__slots__, fields):
             setattr(self, slot, value)
+
+    @property
+    def keep(self):
+        """True when the array is kept (FLAG_KEEP): `mproc gc` never removes it."""
+        return bool(self.flags & FLAG_KEEP)
 
     def __repr__(self):
         return "Header(%s)" % ", ".join(f"{s}={getattr(self, s)!r}" for s in self.__slots__)
@@ -294,7 +307,16 @@ def open_array(name):
     size = _check_file(name, DATA_OFFSET)
     shm = _shared_memory(name, track=False)
     try:
-        h = read_header(shm.buf, size, name)
+        # The flags and checksum change together (mproc_array_set_keep stores them as one
+        # aligned 8-byte word) but a copy of the header may read them apart: a header
+        # that fails as corrupt is read again before it is believed, as C does.
+        for attempt in range(3):
+            try:
+                h = read_header(shm.buf, size, name)
+                break
+            except SegmentError as e:
+                if e.reason != "corrupt" or attempt == 2:
+                    raise
         dt = np.dtype(DTYPES[h.dtype])
         return SharedArray(shm, name, dt, h.length, h.data_offset, h)
     except BaseException:
@@ -346,21 +368,29 @@ def _start_time():
         return 0
 
 
-def create_array(name, dtype, length, track=True):
+def create_array(name, dtype, length, track=True, keep=None):
     """Creates an mproc array: a header page, then length zeros of dtype. C attaches to
     it with mproc_array_attach, and `mproc ls` lists it as created by this process.
     Mode 0600, FileExistsError if the name is taken; track as for create_raw.
+
+    keep: whether the array is kept (FLAG_KEEP in its header): made to outlive this
+    process, so that `mproc gc`, which removes arrays whose creator is dead, leaves it
+    until it is unlinked. The default, None, is `not track`: an untracked array is one
+    made to outlive this process, as SharedMemory's untracked segments persist until
+    unlinked; a tracked one goes at exit anyway, and is left reclaimable should this
+    process die before its tracker removes it.
     """
     name = _normalize(name)
     dt, code = _numpy_dtype(dtype)
     if length < 0:
         raise ValueError(f"length {length} is negative")
     data_bytes = length * dt.itemsize
+    flags = FLAG_KEEP if (not track if keep is None else keep) else 0
     shm = _shared_memory(name, create=True, size=DATA_OFFSET + data_bytes, track=track)
     try:
         instance_id = int.from_bytes(os.urandom(8), "little") or 1
         fields = [MAGIC, FORMAT_VERSION, HEADER_USED, code, dt.itemsize, length, DATA_OFFSET,
-                  data_bytes, instance_id, os.getpid(), _start_time(), 0, 0]
+                  data_bytes, instance_id, os.getpid(), _start_time(), flags, 0]
         fields[-1] = _fnv1a(_HEADER.pack(*fields)[:_CHECKSUMMED])
         shm.buf[:HEADER_USED] = _HEADER.pack(*fields)
         h = read_header(shm.buf, name=name)

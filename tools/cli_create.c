@@ -2,8 +2,11 @@
  * cli_create.c - `mproc create` (a named array in /dev/shm, filled with zeros, 0 1 2 ..,
  * pseudo-random values or a list) and `mproc rm` (remove named arrays).
  *
- * A created array belongs to the user until `mproc rm`: the command that created it has
- * exited, so `mproc ls` shows its creator dead and `mproc gc` would remove it.
+ * A created array belongs to the user until `mproc rm`. The command that created it
+ * exits at once, so its creator is dead from then on: the array is marked kept
+ * (mproc_array_set_keep) once it is filled, so that `mproc gc`, which reclaims arrays of
+ * dead creators, leaves it alone. One left half made by a killed create is not kept, and
+ * gc reclaims it.
  */
 #include "cli_array.h"
 
@@ -25,8 +28,9 @@ void cli_create_usage(FILE *f)
           "\n"
           "Creates the named array NAME in /dev/shm (mode 0600). It stays there until\n"
           "'mproc rm NAME': other programs attach it by name (mproc_array_attach), and\n"
-          "'mproc map' and 'mproc show' work on it. This command exits at once, so the\n"
-          "array's creator counts as dead: 'mproc gc' removes it too.\n"
+          "'mproc map' and 'mproc show' work on it. The array is marked kept (made to\n"
+          "outlive its creator, this command, which exits at once): 'mproc gc' never\n"
+          "removes it, and 'mproc ls' and 'mproc info' show it as kept.\n"
           "\n"
           "  --n N          elements, 0 or more (1000000 or 1e6)\n"
           "  --dtype T      int8 int16 int32 int64 uint8 .. uint64 float32 float64, short\n"
@@ -211,6 +215,13 @@ int cli_create_main(int argc, char **argv)
         mproc_array_unlink(o.name);
         cli_error("interrupted; %s not created", o.name);
         status = cli_stop_status();
+    } else {
+        /* Last: an array is kept only once it is complete. */
+        int err = mproc_array_set_keep(arr, 1);
+        if (err) {
+            mproc_array_unlink(o.name);
+            status = cli_array_error("cannot keep", o.name, err);
+        }
     }
     cli_set_exit_unlink(NULL);
     mproc_array_close(arr);

@@ -36,7 +36,8 @@ void cli_map_usage(FILE *f)
           "  --scalar X     the X of add and mul, a value of the array's dtype; the other\n"
           "                 kernels take none\n"
           "  --out NAME2    write the results into the new array NAME2 (an error if it\n"
-          "                 exists); NAME2 is removed again if the map fails\n"
+          "                 exists), kept as 'mproc create' keeps its arrays ('mproc gc'\n"
+          "                 leaves it; 'mproc rm' removes it); removed if the map fails\n"
           "  --workers W    processes in the pool, the caller included; 0 (default): all CPUs\n"
           "  --chunk C      elements per chunk handed to a worker; 0 (default): automatic\n"
           "  --lib PATH     load the kernel library PATH (a path, not a bare name), here\n"
@@ -272,6 +273,11 @@ static int run_map(const cli_map_opts *o)
         goto out;
     if (err) {
         report_failure(pool, err);
+        goto out;
+    }
+    /* NAME2 outlives this command like the arrays of `mproc create`: kept once complete. */
+    if (dst && (err = mproc_array_set_keep(dst, 1)) != 0) {
+        cli_array_error("cannot keep", o->out, err);
         goto out;
     }
     status = CLI_EXIT_OK;

@@ -1,6 +1,7 @@
 /*
  * cli_segments.c - `mproc ls` (list the caller's named arrays, with whether their
- * creator is alive) and `mproc gc` (remove those whose creator is dead). Both are thin
+ * creator is alive and whether they are kept) and `mproc gc` (remove those whose creator
+ * is dead, unless they are kept). Both are thin
  * layers over mproc_segment_list / mproc_segment_reclaim, which only ever look at the
  * caller's own valid mproc segments.
  */
@@ -19,13 +20,15 @@ void cli_ls_usage(FILE *f)
     fputs("usage: mproc ls [--json] [--prefix P]\n"
           "\n"
           "Lists your mproc named arrays in /dev/shm: name, owner, size, dtype, length,\n"
-          "the pid of the process that created it and whether that process is alive\n"
-          "(its pid exists and has the recorded start time). Other users' segments and\n"
-          "files that are not mproc arrays are not shown.\n"
+          "the pid of the process that created it, whether that process is alive (its\n"
+          "pid exists and has the recorded start time) and whether the array is kept\n"
+          "(made to outlive its creator, as 'mproc create' makes them: gc never removes\n"
+          "it, 'mproc rm' does). Other users' segments and files that are not mproc\n"
+          "arrays are not shown.\n"
           "\n"
           "  --json      print a JSON array of objects: name, owner, owner_uid, mode, size,\n"
           "              dtype, elem_size, length, data_offset, data_bytes, creator_pid,\n"
-          "              creator_start, creator_alive\n"
+          "              creator_start, creator_alive, keep, flags\n"
           "  --prefix P  only names that start with P\n"
           "  -h, --help  print this help\n",
           f);
@@ -36,9 +39,11 @@ void cli_gc_usage(FILE *f)
     fputs("usage: mproc gc [--dry-run] [--prefix P]\n"
           "\n"
           "Removes your mproc named arrays whose creator is dead, and only those: a\n"
-          "segment whose creator is running (or cannot be told dead) is kept, and other\n"
-          "users' segments and files that are not mproc arrays are never touched. Prints\n"
-          "one line per segment removed, then a summary line.\n"
+          "segment whose creator is running (or cannot be told dead) stays, so does an\n"
+          "array marked kept (made to outlive its creator: those of 'mproc create'; remove\n"
+          "them with 'mproc rm'), and other users' segments and files that are not mproc\n"
+          "arrays are never touched. Prints one line per segment removed, then a summary\n"
+          "line.\n"
           "\n"
           "  -n, --dry-run  print what would be removed, remove nothing\n"
           "  --prefix P     only names that start with P\n"
@@ -172,10 +177,11 @@ static void print_ls_json(const mproc_segment_info *list, size_t n)
                ", \"dtype\": \"%s\", \"elem_size\": %zu, \"length\": %" PRIu64
                ", \"data_offset\": %" PRIu64 ", \"data_bytes\": %" PRIu64
                ", \"creator_pid\": %ld, \"creator_start\": %" PRIu64
-               ", \"creator_alive\": %s}",
+               ", \"creator_alive\": %s, \"keep\": %s, \"flags\": %" PRIu32 "}",
                (unsigned long)s->owner, s->mode, s->size, dtype_text(s->dtype), s->elem_size,
                s->length, s->data_offset, s->data_bytes, (long)s->creator_pid,
-               s->creator_start, s->creator_alive ? "true" : "false");
+               s->creator_start, s->creator_alive ? "true" : "false",
+               s->keep ? "true" : "false", s->flags);
     }
     printf("%s]\n", n ? "\n" : "");
 }
@@ -190,15 +196,14 @@ static void print_ls_table(const mproc_segment_info *list, size_t n)
         if (len > wname)
             wname = len;
     }
-    printf("%-*s  %-10s  %10s  %-7s  %12s  %8s  %s\n", wname, "NAME", "OWNER", "SIZE", "DTYPE",
-           "LENGTH", "PID", "ALIVE");
+    printf("%-*s  %-10s  %10s  %-7s  %12s  %8s  %-5s  %s\n", wname, "NAME", "OWNER", "SIZE",
+           "DTYPE", "LENGTH", "PID", "ALIVE", "KEEP");
     for (size_t i = 0; i < n; i++) {
         const mproc_segment_info *s = &list[i];
-        printf("%-*s  %-10s  %10s  %-7s  %12" PRIu64 "  %8ld  %s\n", wname, s->name,
+        printf("%-*s  %-10s  %10s  %-7s  %12" PRIu64 "  %8ld  %-5s  %s\n", wname, s->name,
                cli_user_name(s->owner, user, sizeof user),
                human_bytes(s->size, size, sizeof size), dtype_text(s->dtype), s->length,
-               (long)s->creator_pid,
-               s->creator_alive ? "yes" : "no");
+               (long)s->creator_pid, s->creator_alive ? "yes" : "no", s->keep ? "yes" : "no");
     }
 }
 
@@ -239,12 +244,12 @@ static int run_gc(const cli_segments_opts *o)
     for (size_t i = 0; i < n; i++) {
         mproc_segment_info s = list[i];
 
-        if (s.creator_alive)
+        if (s.creator_alive || s.keep)
             continue;
         if (!o->dry_run) {
             err = mproc_segment_reclaim(s.name, &s);
             if (err == MPROC_EBUSY || err == MPROC_ENOENT)
-                continue; /* replaced by a live one, or removed by someone else meanwhile */
+                continue; /* kept or replaced meanwhile, or removed by someone else */
             if (err) {
                 cli_error("cannot remove %s: %s", s.name, mproc_strerror(err));
                 status = CLI_EXIT_FAIL;

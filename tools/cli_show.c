@@ -44,12 +44,13 @@ void cli_info_usage(FILE *f)
           "name, dtype, elem_size, length, data_bytes (length * elem_size), size (bytes of\n"
           "the segment: header page + data), data_offset, owner (user and uid), mode,\n"
           "creator_pid, creator_alive (yes; no; or unknown: the pid exists but no start\n"
-          "time was recorded to tell a reused pid), version (segment format), flags and\n"
+          "time was recorded to tell a reused pid), keep (yes: made to outlive its\n"
+          "creator, 'mproc gc' never removes it), version (segment format), flags and\n"
           "instance_id. The data is not read.\n"
           "\n"
           "  --json      one JSON object with the same keys (owner_uid apart; mode as a\n"
           "              string \"0600\"; creator_alive true, false or null for unknown;\n"
-          "              creator_start added)\n"
+          "              keep true or false; creator_start added)\n"
           "  -h, --help  print this help\n"
           "\n"
           "Exit status: 0; 1 no such array, or not an mproc array; 2 usage error.\n",
@@ -253,11 +254,11 @@ static void print_info_json(const mproc_segment_info *s)
            s->data_offset);
     cli_json_string(cli_user_name(s->owner, user, sizeof user));
     printf(", \"owner_uid\": %lu, \"mode\": \"%04o\", \"creator_pid\": %ld"
-           ", \"creator_start\": %" PRIu64 ", \"creator_alive\": %s, \"version\": %" PRIu32
-           ", \"flags\": %" PRIu32 ", \"instance_id\": %" PRIu64 "}\n",
+           ", \"creator_start\": %" PRIu64 ", \"creator_alive\": %s, \"keep\": %s"
+           ", \"version\": %" PRIu32 ", \"flags\": %" PRIu32 ", \"instance_id\": %" PRIu64 "}\n",
            (unsigned long)s->owner, s->mode, (long)s->creator_pid, s->creator_start,
            !strcmp(alive, "yes") ? "true" : !strcmp(alive, "no") ? "false" : "null",
-           s->version, s->flags, s->instance_id);
+           s->keep ? "true" : "false", s->version, s->flags, s->instance_id);
 }
 
 static void print_info_text(const mproc_segment_info *s)
@@ -276,6 +277,7 @@ static void print_info_text(const mproc_segment_info *s)
     printf("mode:          %04o\n", s->mode);
     printf("creator_pid:   %ld\n", (long)s->creator_pid);
     printf("creator_alive: %s\n", alive_text(s));
+    printf("keep:          %s\n", s->keep ? "yes" : "no");
     printf("version:       %" PRIu32 "\n", s->version);
     printf("flags:         %" PRIu32 "\n", s->flags);
     printf("instance_id:   %" PRIu64 "\n", s->instance_id);

@@ -172,6 +172,12 @@ MPROC_API size_t mproc_dtype_size(mproc_dtype dtype);
  *   64  u64      creator start time (clock ticks after boot, /proc/PID/stat field 22)
  *   72  u32      flags                    76  u32 header checksum (FNV-1a of bytes 0..75)
  *
+ * Flags (offset 72): bit 0 is MPROC_ARRAY_KEEP (mproc_array_set_keep). The other bits
+ * are reserved: written 0, and ignored by readers: attach and mproc_segment_stat accept
+ * a header with reserved bits set (stat reports them in flags), and set_keep leaves them
+ * as they are. A flag never changes the layout: a change that readers must understand
+ * would be a new format version.
+ *
  * A named array lives at /dev/shm/NAME until mproc_array_unlink(NAME). An anonymous
  * array (name NULL) has no name anywhere and cannot leak: its memory is freed when the
  * last process that maps it closes it or exits; pools reach it through the creating
@@ -183,6 +189,9 @@ typedef struct mproc_array mproc_array;
 #define MPROC_DATA_OFFSET 4096
 /** The segment format version this library writes and accepts. */
 #define MPROC_FORMAT_VERSION 1
+/** Header flag (bit 0 of the u32 at offset 72): the array is made to outlive its creator
+ * and only an explicit unlink removes it (see mproc_array_set_keep). */
+#define MPROC_ARRAY_KEEP 0x1u
 #define MPROC_NAME_MAX 200 /* longest name accepted, without a leading '/' */
 
 /**
@@ -261,6 +270,29 @@ MPROC_API int mproc_array_close(mproc_array *array);
  * their mapping. Returns 0, MPROC_EINVAL, MPROC_ENAME, MPROC_ENOENT or -errno.
  */
 MPROC_API int mproc_array_unlink(const char *name);
+
+/**
+ * Marks the named array as kept (keep != 0) or not (keep == 0): sets or clears
+ * MPROC_ARRAY_KEEP in the segment's header, which every process sees. A kept array is
+ * made to outlive its creator: mproc_segment_reclaim (`mproc gc`) never removes it, even
+ * when its creator is dead, and only mproc_array_unlink (`mproc rm`) does. An array that
+ * is not kept is reclaimable once its creator is dead, which is what cleans up after a
+ * crashed program; keep an array when it is finished (filled), so that one left half
+ * made by a crash is still reclaimed. `mproc create` keeps the arrays it makes.
+ *
+ * Concurrency: the header is in shared memory, and attach validates its checksum. The
+ * flags and the checksum are adjacent (offsets 72..79) and are written together, by one
+ * aligned 8-byte atomic compare-and-swap, so that another process never sees new flags
+ * with the old checksum: attaching, stat and reclaim are safe to run at the same time,
+ * and of two concurrent set_keep calls the last one wins. Works across fork and on an
+ * array that other processes have attached. Idempotent.
+ *
+ * Returns 0, or MPROC_EINVAL (NULL array; an anonymous array, which has no name to
+ * outlive anyone with; or one from mproc_array_attach_raw, which has no header), or
+ * MPROC_ECORRUPT (the header in shared memory no longer matches the one validated at
+ * create or attach: someone rewrote it; nothing is written).
+ */
+MPROC_API int mproc_array_set_keep(mproc_array *array, int keep);
 
 /** Pointer to the first element (page aligned); NULL for a NULL array. Cannot fail. */
 MPROC_API void *mproc_array_data(const mproc_array *array);
@@ -1567,6 +1599,10 @@ MPROC_API int mproc_conn_close(mproc_conn *conn);
  * recorded start time. When that cannot be told (no /proc, a pid from another pid
  * namespace that happens to exist, a header written without a start time), the creator
  * counts as alive: reclaiming never removes a segment it is unsure about.
+ *
+ * An array made to outlive its creator on purpose (the arrays of `mproc create`, say) is
+ * marked kept (mproc_array_set_keep): reclaiming leaves it alone whatever its creator's
+ * state, and only an explicit unlink removes it.
  */
 
 /** What mproc_segment_stat and mproc_segment_list report about a named array. */
@@ -1581,11 +1617,12 @@ typedef struct mproc_segment_info {
     uint64_t data_offset;    /* where the elements start */
     uint64_t data_bytes;     /* length * elem_size */
     uint32_t version;        /* format version (MPROC_FORMAT_VERSION) */
-    uint32_t flags;          /* header flags (0 today) */
+    uint32_t flags;          /* header flags: MPROC_ARRAY_KEEP, and any reserved bits set */
     uint64_t instance_id;    /* random id chosen at creation */
     pid_t creator_pid;       /* the process that created it */
     uint64_t creator_start;  /* its start time, clock ticks after boot (0: unknown) */
     int creator_alive;       /* 1 alive (or cannot be told), 0 dead */
+    int keep;                /* 1 when MPROC_ARRAY_KEEP is set: reclaim never removes it */
 } mproc_segment_info;
 
 /**
@@ -1613,12 +1650,14 @@ MPROC_API void mproc_segment_list_free(mproc_segment_info *list);
 
 /**
  * Removes the named array from /dev/shm if, and only if, it is one of the caller's mproc
- * segments (as mproc_segment_stat validates it) and its creator is dead: what `mproc gc`
- * does for each segment. The name is removed only if it still refers to the segment
- * that was checked (same inode). Processes that have it mapped keep their mapping.
+ * segments (as mproc_segment_stat validates it), it is not kept (MPROC_ARRAY_KEEP, see
+ * mproc_array_set_keep) and its creator is dead: what `mproc gc` does for each segment.
+ * The name is removed only if it still refers to the segment that was checked (same
+ * inode). Processes that have it mapped keep their mapping.
  * Returns 0 (removed; *out, if not NULL, describes what was removed), MPROC_EBUSY (the
- * creator is alive; nothing done), or an error of mproc_segment_stat, or -errno from
- * shm_unlink (MPROC_ENOENT when someone else removed it first).
+ * array is kept or its creator is alive; nothing done), or an error of
+ * mproc_segment_stat, or -errno from shm_unlink (MPROC_ENOENT when someone else removed
+ * it first).
  */
 MPROC_API int mproc_segment_reclaim(const char *name, mproc_segment_info *out);
 

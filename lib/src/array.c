@@ -251,6 +251,16 @@ MPROC_API int mproc_array_unlink(const char *name)
     return shm_unlink(shm_name) == 0 ? 0 : mproc__neg_errno(errno);
 }
 
+MPROC_API int mproc_array_set_keep(mproc_array *array, int keep)
+{
+    /* An anonymous array dies with its last user and a raw one has no header: there is
+     * nothing for a flag to keep, and offset 72 of a raw segment is someone's data. */
+    if (array == NULL || array->name == NULL || array->raw)
+        return MPROC_EINVAL;
+    return mproc__header_update_flags(&array->map, keep ? MPROC_ARRAY_KEEP : 0,
+                                      keep ? 0 : MPROC_ARRAY_KEEP);
+}
+
 MPROC_API void *mproc_array_data(const mproc_array *array)
 {
     return array ? array->map.data : NULL;

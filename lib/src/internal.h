@@ -67,6 +67,7 @@ int mproc__segment_read_header(int fd, mproc_dtype expected, struct mproc__heade
                                struct stat *st);
 int mproc__segment_map_fd(int fd, mproc_dtype expected, struct mproc__mapping *out);
 int mproc__segment_map_raw(int fd, uint64_t bytes, struct mproc__mapping *out);
+int mproc__header_update_flags(struct mproc__mapping *m, uint32_t set, uint32_t clear);
 int mproc__segment_unmap(struct mproc__mapping *m);
 
 /* dtype.c */

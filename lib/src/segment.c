@@ -140,14 +140,62 @@ int mproc__segment_read_header(int fd, mproc_dtype expected, struct mproc__heade
         return MPROC_EBADMAGIC; /* a directory, FIFO or device is not a segment */
     if (st->st_uid != geteuid())
         return MPROC_EACCES;
-    memset(h, 0, sizeof *h);
-    ssize_t got;
-    do {
-        got = pread(fd, h, sizeof *h, 0);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0)
-        return mproc__neg_errno(errno);
-    return mproc__header_check(h, (size_t)got, (uint64_t)st->st_size, expected);
+    /* The flags and checksum of a header can change while it is read (set_keep writes
+     * them as one aligned 8-byte word), and pread promises no atomicity for them: a
+     * checksum that does not match is read again, a few times, before it is corruption.
+     * A real corruption stays corrupt; a torn read does not repeat. */
+    int rc = MPROC_ECORRUPT;
+    for (int attempt = 0; attempt < 3 && rc == MPROC_ECORRUPT; attempt++) {
+        memset(h, 0, sizeof *h);
+        ssize_t got;
+        do {
+            got = pread(fd, h, sizeof *h, 0);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return mproc__neg_errno(errno);
+        rc = mproc__header_check(h, (size_t)got, (uint64_t)st->st_size, expected);
+    }
+    return rc;
+}
+
+/* The flags and the checksum as one word: adjacent, 8-byte aligned in the header, which
+ * starts a page-aligned mapping. An aligned 8-byte compare-and-swap is one atomic
+ * access on every 64-bit Linux target (lock cmpxchg on x86-64, ldaxr/stlxr or cas on
+ * aarch64), and lock-free, so it works between processes. */
+#define FLAGS_WORD offsetof(struct mproc__header, flags)
+_Static_assert(FLAGS_WORD % 8 == 0, "flags + checksum form an aligned 8-byte word");
+_Static_assert(offsetof(struct mproc__header, checksum) == FLAGS_WORD + 4, "adjacent");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && sizeof(long long) == sizeof(uint64_t),
+               "8-byte atomics are lock-free, so they work between processes");
+
+int mproc__header_update_flags(struct mproc__mapping *m, uint32_t set, uint32_t clear)
+{
+    uint64_t *word = (uint64_t *)(void *)((char *)m->base + FLAGS_WORD);
+    uint64_t old = __atomic_load_n(word, __ATOMIC_ACQUIRE), want;
+    struct mproc__header h;
+    for (;;) {
+        /* Bytes 0..71 never change after creation: our validated copy stands for them.
+         * The word in shared memory must still agree with it, or the header was
+         * rewritten under us (and a checksum made from our copy would hide that). */
+        h = m->hdr;
+        memcpy((char *)&h + FLAGS_WORD, &old, sizeof old);
+        if (h.checksum != mproc__header_checksum(&h))
+            return MPROC_ECORRUPT;
+        h.flags = (h.flags & ~clear) | set;
+        h.checksum = mproc__header_checksum(&h);
+        memcpy(&want, (char *)&h + FLAGS_WORD, sizeof want);
+        if (want == old)
+            break; /* already so: nothing to write */
+        /* One store of flags and checksum together: a reader sees the old pair or the
+         * new one, never new flags with the old checksum (which would be ECORRUPT). The
+         * swap, rather than a plain store, keeps flags another process set meanwhile. */
+        if (__atomic_compare_exchange_n(word, &old, want, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
+    }
+    m->hdr.flags = h.flags;
+    m->hdr.checksum = h.checksum;
+    return 0;
 }
 
 /* Validates the segment open at fd and maps it read-write. Does not close fd. */

@@ -106,6 +106,7 @@ static int stat_fd(int fd, const char *name, mproc_segment_info *out)
     info.creator_pid = (pid_t)h.creator_pid;
     info.creator_start = h.creator_start;
     info.creator_alive = creator_alive(h.creator_pid, h.creator_start);
+    info.keep = (h.flags & MPROC_ARRAY_KEEP) != 0;
     *out = info;
     return 0;
 }
@@ -219,12 +220,13 @@ MPROC_API int mproc_segment_reclaim(const char *name, mproc_segment_info *out)
         return fd;
     mproc_segment_info info;
     rc = stat_fd(fd, shm_name + 1, &info);
-    if (rc == 0 && info.creator_alive)
-        rc = MPROC_EBUSY;
+    if (rc == 0 && (info.keep || info.creator_alive))
+        rc = MPROC_EBUSY; /* made to outlive its creator, or still in its creator's hands */
     if (rc == 0) {
         /* Unlink only the file we checked: the name may have been removed and created
          * again by a live process meanwhile. (A window of a few instructions remains
-         * between this check and the unlink; POSIX offers no unlink-if-same-file.) */
+         * between this check and the unlink, in which the name could be replaced or the
+         * array kept; POSIX offers no unlink-if-same-file.) */
         struct stat mine, now;
         char path[sizeof SHM_DIR + MPROC_NAME_MAX + 2];
         snprintf(path, sizeof path, SHM_DIR "%s", shm_name);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_cli_array.sh - the array commands of `mproc`: create, map, show, info, rm (and ls
-# of a created array). Exact outputs, exit codes, usage errors, and that no run leaves
+# of a created array, and gc, which must leave the arrays of create and map --out: they
+# are kept). Exact outputs, exit codes, usage errors, and that no run leaves
 # anything of its own in /dev/shm or a process running.
 #
 # usage: test_cli_array.sh PATH/TO/mproc        (meson passes the built binary)
@@ -99,10 +100,11 @@ check "info: exit 0, stderr empty" test "$rc" -eq 0 -a ! -s "$T/err"
 check "info: name .. mode exactly" bash -c "head -n 9 '$T/out' | cmp -s - '$T/want'"
 check "info: creator_pid is a number" grep -Eq '^creator_pid: +[0-9]+$' "$T/out"
 check "info: creator_alive: no (create has exited)" grep -Eq '^creator_alive: +no$' "$T/out"
+check "info: keep: yes (create keeps its arrays)" grep -Eq '^keep: +yes$' "$T/out"
 check "info: version: 1" grep -Eq '^version: +1$' "$T/out"
-check "info: flags and instance_id" \
-    bash -c "grep -Eq '^flags: +0$' '$T/out' && grep -Eq '^instance_id: +[0-9]+$' '$T/out'"
-check "info: 14 lines" test "$(wc -l <"$T/out")" -eq 14
+check "info: flags (MPROC_ARRAY_KEEP) and instance_id" \
+    bash -c "grep -Eq '^flags: +1$' '$T/out' && grep -Eq '^instance_id: +[0-9]+$' '$T/out'"
+check "info: 15 lines" test "$(wc -l <"$T/out")" -eq 15
 run info "$a" --json
 if [ "$have_python" -eq 1 ]; then
     check "info --json parses (python3 -m json.tool)" python3 -m json.tool "$T/out" /dev/null
@@ -111,7 +113,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 want = dict(name=sys.argv[2], dtype="int32", elem_size=4, length=7, data_bytes=28,
             size=4124, data_offset=4096, owner_uid=int(sys.argv[3]), mode="0600",
-            creator_alive=False, version=1, flags=0)
+            creator_alive=False, keep=True, version=1, flags=1)
 for k, v in want.items():
     assert d[k] == v, (k, d[k], v)
 for k in ("owner", "creator_pid", "creator_start", "instance_id"):
@@ -122,6 +124,25 @@ else
 fi
 run ls --prefix "$P"
 check "ls shows the created array" bash -c "[ $rc -eq 0 ] && grep -Eq '^$a +.* int32 +7 ' '$T/out'"
+check "ls: creator dead, kept" grep -Eq "^$a .* no +yes\$" "$T/out"
+run ls --json --prefix "$P"
+if [ "$have_python" -eq 1 ]; then
+    check "ls --json: keep true, flags 1, creator_alive false" python3 - "$T/out" "$a" <<'EOF'
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1])) if r["name"] == sys.argv[2]]
+assert len(rows) == 1, rows
+assert rows[0]["keep"] is True and rows[0]["flags"] == 1, rows[0]
+assert rows[0]["creator_alive"] is False, rows[0]
+EOF
+else
+    check "ls --json: keep true" grep -q "\"name\": \"$a\".*\"keep\": true" "$T/out"
+fi
+# The round trip survives gc: the creator (create) is dead, but the array is kept.
+run gc --prefix "$P"
+check "gc --prefix: removes nothing of create's" \
+    bash -c "[ $rc -eq 0 ] && grep -q '^gc: removed 0 segments (0 B)$' '$T/out'"
+check "gc kept $a" test -f "/dev/shm/$a"
+expect_out "show after gc" "[0, 1, 4, 9, 16, 25, 36]" show "$a"
 expect_out "rm $a (quiet)" "" rm "$a"
 check "rm removed it" test ! -e "/dev/shm/$a"
 
@@ -213,6 +234,9 @@ expect_out "--out: the results in the new array" "[1, 4, 9]" show "$b"
 expect_out "--out: the source is unchanged" "[1, -2, 3]" show "$a"
 run info "$b"
 check "--out: same dtype and length" bash -c "grep -Eq '^dtype: +int32$' '$T/out' && grep -Eq '^length: +3$' '$T/out'"
+check "--out: kept, as create's arrays" grep -Eq '^keep: +yes$' "$T/out"
+run gc --prefix "$P"
+check "gc --prefix keeps the --out array" bash -c "[ $rc -eq 0 ] && [ -f '/dev/shm/$b' ]"
 expect_status 1 "$b already exists$" map "$a" square --out "$b"
 expect_status 1 "$a already exists$" map "$a" square --out "$a"
 run rm "$b"

@@ -188,6 +188,18 @@ static int try_attach_raw(const char *name, mproc_dtype dtype, size_t length)
     return rc;
 }
 
+/* set_keep on a raw attach of name (which must refuse: a raw segment has no header). */
+static int try_keep_raw(const char *name)
+{
+    mproc_array *a = NULL;
+    int rc = mproc_array_attach_raw(&a, name, MPROC_UINT8, 1);
+    if (rc != 0)
+        return rc; /* (not an error set_keep can give for a raw array) */
+    rc = mproc_array_set_keep(a, 1);
+    mproc_array_close(a);
+    return rc;
+}
+
 static int try_pool(int workers, int max_retries, unsigned spin_us, int commit_mode)
 {
     mproc_pool_options o;
@@ -356,6 +368,11 @@ static int in_child(fx *f, int which)
       try_attach_raw(f->link, MPROC_INT32, 1))                                                   \
     X(raw_dir, MPROC_EINVAL, "attach_raw a directory (shm_open: EINVAL)",                        \
       try_attach_raw(f->dir, MPROC_INT32, 1))                                                    \
+    /* keeping (mproc_array_set_keep) */                                                        \
+    X(set_keep_null, MPROC_EINVAL, "set_keep(NULL)", mproc_array_set_keep(NULL, 1))             \
+    X(set_keep_anonymous, MPROC_EINVAL, "set_keep of an anonymous array",                       \
+      mproc_array_set_keep(f->a32, 1))                                                           \
+    X(set_keep_raw, MPROC_EINVAL, "set_keep of a raw attach (no header)", try_keep_raw(f->valid)) \
     /* unlinking */                                                                              \
     X(unlink_null, MPROC_EINVAL, "unlink(NULL)", mproc_array_unlink(NULL))                       \
     X(unlink_bad_name, MPROC_ENAME, "unlink(\"../x\")", mproc_array_unlink("../x"))              \

@@ -7,6 +7,8 @@
  *   pyhelper square NAME                   squares an mproc array in place with a pool
  *   pyhelper square-raw NAME DTYPE LENGTH  mproc_array_attach_raw, then the same square
  *   pyhelper unlink NAME
+ *   pyhelper keep NAME 0|1                 mproc_array_set_keep on an attach of NAME
+ *   pyhelper flags NAME                    "FLAGS KEEP" as mproc_segment_stat reports them
  *
  * Pools have 2 workers, both forked (caller_works = 0), and chunks of 1000 elements or
  * fewer, so that the workers attach by name and do every element. Exit 0; 1 with
@@ -30,7 +32,7 @@ static int fail(const char *what, int rc)
 static int usage(void)
 {
     fprintf(stderr, "pyhelper: usage: create NAME DTYPE V,V,... | print NAME | square NAME |"
-                    " square-raw NAME DTYPE LENGTH | unlink NAME\n");
+                    " square-raw NAME DTYPE LENGTH | unlink NAME | keep NAME 0|1 | flags NAME\n");
     return 2;
 }
 
@@ -150,7 +152,24 @@ int main(int argc, char **argv)
         int rc = mproc_array_unlink(argv[2]);
         return rc == 0 ? 0 : fail("unlink", rc);
     }
+    if (argc == 3 && strcmp(argv[1], "flags") == 0) {
+        mproc_segment_info s;
+        int rc = mproc_segment_stat(argv[2], &s);
+        if (rc != 0)
+            return fail("stat", rc);
+        printf("%" PRIu32 " %d\n", s.flags, s.keep);
+        return 0;
+    }
     mproc_array *a = NULL;
+    if (argc == 4 && strcmp(argv[1], "keep") == 0 &&
+        (strcmp(argv[3], "0") == 0 || strcmp(argv[3], "1") == 0)) {
+        int rc = mproc_array_attach(&a, argv[2], MPROC_DTYPE_ANY);
+        if (rc != 0)
+            return fail("attach", rc);
+        rc = mproc_array_set_keep(a, argv[3][0] == '1');
+        mproc_array_close(a);
+        return rc == 0 ? 0 : fail("set_keep", rc);
+    }
     if (argc == 3 && strcmp(argv[1], "square") == 0) {
         int rc = mproc_array_attach(&a, argv[2], MPROC_DTYPE_ANY);
         return rc == 0 ? square(a) : fail("attach", rc);

@@ -294,6 +294,62 @@ class ResourceTracker(unittest.TestCase):
         self.assertFalse(exists(name))
 
 
+class KeptArrays(unittest.TestCase):
+    """The keep flag (MPROC_ARRAY_KEEP, mproc_shm.FLAG_KEEP) seen from both sides."""
+
+    def test_c_keeps_python_sees(self):
+        name = fresh("ckeep")
+        helper("create", name, "int32", "1,2,3")
+        try:
+            with mproc_shm.open_array(name) as a:
+                self.assertEqual((a.header.flags, a.header.keep), (0, False))
+            helper("keep", name, 1)
+            with mproc_shm.open_array(name) as a:  # the checksum C wrote checks out here
+                self.assertEqual((a.header.flags, a.header.keep), (mproc_shm.FLAG_KEEP, True))
+                self.assertEqual(a.array.tolist(), [1, 2, 3])
+            helper("keep", name, 0)
+            with mproc_shm.open_array(name) as a:
+                self.assertFalse(a.header.keep)
+        finally:
+            mproc_shm.unlink(name)
+
+    def test_python_keeps_c_sees(self):
+        """create_array(keep=...), and its default: kept when not tracked."""
+        for track, keep, want in ((False, None, True), (False, False, False),
+                                  (True, None, False), (True, True, True)):
+            with self.subTest(track=track, keep=keep):
+                name = fresh("pykeep")
+                with mproc_shm.create_array(name, "float64", 4, track=track, keep=keep) as a:
+                    try:
+                        self.assertEqual(a.header.keep, want)
+                        self.assertEqual(helper("flags", name).split(), [str(int(want))] * 2)
+                        a.array[:] = [0.5, 1, 2, 3]
+                        helper("square", name)  # C attaches it: the header validates
+                        self.assertEqual(a.array.tolist(), [0.25, 1, 4, 9])
+                        helper("keep", name, int(not want))  # and C can change it
+                        with mproc_shm.open_array(name) as b:
+                            self.assertEqual(b.header.keep, not want)
+                    finally:
+                        a.unlink()
+
+    def test_reserved_flags_accepted(self):
+        """Bits other than FLAG_KEEP are reserved: accepted by both readers."""
+        name = fresh("reserved")
+        helper("create", name, "int16", "5,6")
+        try:
+            with mproc_shm.open_raw(name, np.uint8, mproc_shm.HEADER_USED) as m:
+                hdr = bytearray(m.array.tobytes())
+                hdr[72:76] = (0x80000006).to_bytes(4, sys.byteorder)
+                hdr[76:80] = mproc_shm._fnv1a(hdr[:76]).to_bytes(4, sys.byteorder)
+                m.array[:] = np.frombuffer(bytes(hdr), dtype=np.uint8)
+            with mproc_shm.open_array(name) as a:
+                self.assertEqual((a.header.flags, a.header.keep), (0x80000006, False))
+            self.assertEqual(helper("flags", name).split(), [str(0x80000006), "0"])
+            self.assertEqual(c_view(name), ("int16", ["5", "6"]))
+        finally:
+            mproc_shm.unlink(name)
+
+
 class HeaderChecks(unittest.TestCase):
     """Segments that are not valid mproc arrays: the same verdict from Python and C."""
 
