@@ -62,7 +62,7 @@ build() { # build NAME EXTRA_SOURCES...
     local name=$1
     shift
     "$CC" "${CFLAGS[@]}" -Itools "${SAN[@]}" -fsanitize=fuzzer "fuzz/$name.c" "$@" \
-        "$B/libmproc-fuzz.a" -lpthread -lrt -lm -o "$B/$name"
+        "$B/libmproc-fuzz.a" -lpthread -lrt -lm -ldl -o "$B/$name"
 }
 build fuzz_attach
 build fuzz_cli_args tools/cli_util.c tools/cli_segments.c tools/cli_args.c tools/cli_create.c \

@@ -16,6 +16,11 @@
 #include <unistd.h>
 
 /* Pools created by this process, so that closing an array can tell their workers. */
+/* meson defines it as the installed `mproc`; builds outside meson (fuzz/run.sh) get this */
+#ifndef MPROC__DEFAULT_WORKER_EXE
+#define MPROC__DEFAULT_WORKER_EXE "/usr/local/bin/mproc"
+#endif
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mproc_pool *registry;
 static _Atomic int default_start_method = MPROC_START_FORK;
