@@ -121,18 +121,19 @@ bool mproc__worker_gone(struct mproc_pool *pool, struct mproc__slot *slot)
     pid_t pid = (pid_t)atomic_load(&slot->pid);
     if (pid <= 0)
         return true;
-    int status = 0;
-    pid_t r;
+    bool gone;
+    int status = -1; /* -1: no exit status to be had (reaped elsewhere, or not our child) */
     if (pool->start_method == MPROC_START_MANUAL) {
-        if (!joined_worker_gone(slot))
-            return false;
-        r = -1;
-        errno = ECHILD; /* no exit status to be had */
+        gone = joined_worker_gone(slot);
     } else {
-        r = waitpid(pid, &status, WNOHANG);
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        gone = r == pid || (r < 0 && errno == ECHILD);
+        if (r == pid)
+            status = st;
     }
-    if (r == pid || (r < 0 && errno == ECHILD)) {
-        slot->exit_status = r == pid ? status : -1;
+    if (gone) {
+        slot->exit_status = status;
         /* a free slot of a MANUAL pool could be joined at once: not before the caller
          * has salvaged what the dead worker left in it (mproc__respawn_dead frees it) */
         atomic_store(&slot->pid, pool->start_method == MPROC_START_MANUAL ? MPROC__PID_VACATING : 0);

@@ -457,6 +457,53 @@ START_TEST(test_manual_join_errors)
 }
 END_TEST
 
+/* Segments that are not a pool of this build: refused before anything is trusted. */
+START_TEST(test_manual_join_forged_segments)
+{
+    char name[TU_NAME_LEN];
+    unsigned char hdr[64] = "MPROCPOL";
+    hdr[8] = 99; /* version 99 */
+    ck_assert_int_eq(tu_shm_create_raw(tu_name(name, "v99"), 4096, hdr, sizeof hdr), 0);
+    tu_assert_rc(mproc_worker_serve(name), MPROC_EVERSION);
+    ck_assert_int_eq(tu_shm_unlink(name), 0);
+    ck_assert_int_eq(tu_shm_create_raw(tu_name(name, "short"), 5, "MPROC", 5), 0);
+    tu_assert_rc(mproc_worker_serve(name), MPROC_EBADMAGIC);
+    ck_assert_int_eq(tu_shm_unlink(name), 0);
+}
+END_TEST
+
+/* A worker joined by hand leaves (exit 0) when the pool's creator dies without
+ * destroying the pool. */
+START_TEST(test_manual_worker_leaves_when_creator_dies)
+{
+    char name[TU_NAME_LEN];
+    tu_name(name, "orphan");
+    pid_t creator = tu_fork();
+    if (creator == 0) {
+        mproc_pool_options o;
+        mproc_pool_options_init(&o);
+        o.workers = 2;
+        o.caller_works = 0;
+        o.start_method = MPROC_START_MANUAL;
+        o.name = name;
+        mproc_pool *p = NULL;
+        if (mproc_pool_create(&p, &o) != 0)
+            _exit(1);
+        if (mproc_pool_wait_workers(p, 1, 10000) != 0)
+            _exit(2);
+        _exit(0); /* dies with the pool alive */
+    }
+    for (int i = 0; i < 5000 && !tu_shm_exists(name); i++)
+        tu_sleep_ms(1);
+    ck_assert(tu_shm_exists(name));
+    pid_t w = start_worker(name);
+    tu_assert_child_ok(creator, 10);
+    int st = wait_exit(w); /* it looks at the creator about once a second */
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(tu_shm_unlink(name), 0); /* the dead creator's name: ours to remove */
+}
+END_TEST
+
 /* A fork pool with a name: its control segment is visible while it lives, then gone. */
 START_TEST(test_named_fork_pool)
 {
@@ -545,6 +592,8 @@ int main(void)
     tcase_add_test(t, test_manual_exactly_once);
     tcase_add_test(t, test_manual_kill_mid_map);
     tcase_add_test(t, test_manual_join_errors);
+    tcase_add_test(t, test_manual_join_forged_segments);
+    tcase_add_test(t, test_manual_worker_leaves_when_creator_dies);
     tcase_add_test(t, test_named_fork_pool);
     tcase_add_test(t, test_cli_map_library);
     return tu_run(s);
