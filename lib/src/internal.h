@@ -73,6 +73,17 @@ int mproc__segment_unmap(struct mproc__mapping *m);
 /* dtype.c */
 bool mproc__dtype_valid(uint32_t dtype);
 
+/* kernels.c: the built-in kernels' saving twins, for the exactly-once commit of an
+ * in-place chunk in one pass (see MPROC__SAVING in pool_internal.h). A twin squares (or
+ * ...) data[0, n) in place, and before it changes any element it has copied the block
+ * that holds it to save[] and stored in *saved how many elements save[] holds. */
+typedef int (*mproc__saving_kernel)(void *data, void *save, size_t n, const void *ctx,
+                                    _Atomic uint64_t *saved);
+/* Elements per block of a saving twin: 4 cache lines, copied, counted, then changed. */
+#define MPROC__SAVE_BLOCK_BYTES 256u
+/* The twin of a built-in kernel, or NULL for any other kernel. */
+mproc__saving_kernel mproc__kernel_saving(mproc_kernel kernel, uint32_t dtype);
+
 /* error.c */
 static inline int mproc__neg_errno(int e) { return e > 0 ? -e : MPROC_EINVAL; }
 

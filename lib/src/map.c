@@ -82,10 +82,24 @@ static void salvage(struct mproc_pool *pool, uint32_t index, const struct mproc_
     if (atomic_load(&rec->state) != MPROC__CHUNK_HELD)
         return; /* it died after finishing the chunk */
     uint64_t pos = MPROC__COMMIT_POS(w);
-    if (MPROC__COMMIT_STATE(w) == MPROC__COMMITTING) {
-        uint64_t piece = atomic_load(&slot->piece);
-        memcpy(dst + pos * job->elem_size, mproc__scratch(ctl, index), (size_t)(piece * job->elem_size));
-        pos += piece;
+    unsigned state = MPROC__COMMIT_STATE(w);
+    if (state == MPROC__COMMITTING || state == MPROC__SAVING) {
+        /* COMMITTING: finish the copy of the results; SAVING: put the originals back,
+         * then redo the piece. The piece never exceeds the scratch or the chunk; the
+         * bound only keeps the copy inside both whatever the word says. */
+        uint64_t piece = atomic_load(&slot->piece), start = c * job->chunk;
+        uint64_t end = job->length - start < job->chunk ? job->length : start + job->chunk;
+        uint64_t fits = MPROC__SCRATCH_BYTES / job->elem_size;
+        if (pos >= start && pos <= end) {
+            if (piece > end - pos)
+                piece = end - pos;
+            if (piece > fits)
+                piece = fits;
+            memcpy(dst + pos * job->elem_size, mproc__scratch(ctl, index),
+                   (size_t)(piece * job->elem_size));
+            if (state == MPROC__COMMITTING)
+                pos += piece;
+        }
     }
     rec->resume = pos - c * job->chunk;
     rec->deaths++;

@@ -34,6 +34,8 @@
  * AVX-512 kernel): 4 KiB 49 GB/s, 8 KiB 52, 16 KiB 54-55, 32 KiB 45, 128 KiB 40,
  * 512 KiB 39.5; writing in place directly: 54-66. */
 #define MPROC__PIECE_BYTES (16u * 1024u)
+/* A built-in kernel's piece (see MPROC__SAVING below): its originals stay in L1. */
+#define MPROC__SAVE_PIECE_BYTES (4u * 1024u)
 
 /*
  * Exactly-once in-place maps. Each chunk has a record; each worker a scratch area and a
@@ -45,8 +47,19 @@
  * finishes the copy from the scratch and the chunk resumes after it. Chunks that are not
  * DONE run again in a recovery round, on workers only (never in the caller), and a chunk
  * that was being computed by max_retries + 1 dead workers fails, its rest left as it was.
+ *
+ * Built-in kernels take one pass instead (SAVING at p): their saving twin changes the
+ * piece at p in place, block by block, each block copied to the scratch before it is
+ * changed and counted in the slot's `piece` (see kernels.c). After a death in SAVING the
+ * caller copies the first `piece` elements of the scratch back, which puts back every
+ * element that may have changed, and the chunk resumes at p.
  */
-enum mproc__commit_state { MPROC__IDLE = 0, MPROC__COMPUTING = 1, MPROC__COMMITTING = 2 };
+enum mproc__commit_state {
+    MPROC__IDLE = 0,
+    MPROC__COMPUTING = 1,
+    MPROC__COMMITTING = 2,
+    MPROC__SAVING = 3,
+};
 #define MPROC__COMMIT(pos, state) (((uint64_t)(pos) << 2) | (uint64_t)(state))
 #define MPROC__COMMIT_POS(w) ((w) >> 2)
 #define MPROC__COMMIT_STATE(w) ((unsigned)((w)&3u))
@@ -109,7 +122,7 @@ struct mproc__slot {
     _Atomic int32_t pid;
     _Atomic uint64_t commit;    /* MPROC__COMMIT(pos, state) */
     _Atomic uint64_t cur_chunk; /* the chunk the commit word is about */
-    _Atomic uint64_t piece;     /* elements in the scratch while COMMITTING */
+    _Atomic uint64_t piece;     /* elements in the scratch while COMMITTING or SAVING */
     int32_t exit_status;        /* waitpid status of a dead worker (caller's use only) */
     _Atomic uint32_t cur_task;  /* tasks: 1 + the task entry it runs, 0 when none */
     _Atomic uint32_t retired;   /* tasks: set before a clean exit after maxtasksperchild */

@@ -174,6 +174,35 @@ static int run_through_scratch(const struct mproc__job *job, mproc_kernel kernel
     return rc;
 }
 
+/*
+ * The same for a built-in kernel, in one pass: its saving twin changes the piece in place
+ * after copying each block of it to the scratch and counting it in slot->piece, so that
+ * the caller can put back the originals and redo the piece if this process dies.
+ */
+static int run_saving(const struct mproc__job *job, mproc__saving_kernel twin, char *data,
+                      uint64_t p, uint64_t end, struct mproc__slot *slot, char *scratch)
+{
+    const void *ctx = job->ctx_size ? job->ctx : NULL;
+    uint64_t es = job->elem_size, cap = MPROC__SAVE_PIECE_BYTES / es;
+    int rc = 0;
+    while (p < end) {
+        uint64_t len = end - p < cap ? end - p : cap;
+        atomic_store_explicit(&slot->piece, 0, memory_order_relaxed);
+        atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__SAVING),
+                              memory_order_release);
+        if (twin(data + p * es, scratch, (size_t)len, ctx, &slot->piece) != 0) {
+            /* Never from the built-ins; should it happen, leave the piece as it was. */
+            uint64_t saved = atomic_load_explicit(&slot->piece, memory_order_relaxed);
+            memcpy(data + p * es, scratch, (size_t)((saved < len ? saved : len) * es));
+            rc = MPROC_EKERNEL;
+        }
+        p += len;
+        atomic_store_explicit(&slot->commit, MPROC__COMMIT(p, MPROC__COMPUTING),
+                              memory_order_release);
+    }
+    return rc;
+}
+
 void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
                        mproc_kernel kernel, const char *src, char *dst, int slot_index, int err)
 {
@@ -182,6 +211,7 @@ void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
     char *scratch = slot ? mproc__scratch(ctl, (uint32_t)slot_index) : NULL;
     const void *ctx = job->ctx_size ? job->ctx : NULL;
     uint64_t es = job->elem_size;
+    mproc__saving_kernel twin = slot && job->in_place ? mproc__kernel_saving(kernel, job->dtype) : NULL;
     for (;;) {
         uint64_t c = atomic_fetch_add(&ctl->cursor, 1);
         if (c >= job->nchunks)
@@ -198,6 +228,8 @@ void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
         int rc = 0;
         if (err != 0) {
             rc = err; /* no array or no kernel here: data left untouched */
+        } else if (slot && job->in_place && twin) {
+            rc = run_saving(job, twin, dst, p, end, slot, scratch);
         } else if (slot && job->in_place) {
             rc = run_through_scratch(job, kernel, dst, p, end, slot, scratch);
         } else {
