@@ -425,8 +425,14 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_options *opts
     struct mproc__ctl *ctl = pool->ctl;
     ctl->creator_pid = (int32_t)pool->creator;
     ctl->nslots = (uint32_t)pool->nslots;
-    /* Spinning only pays when every participant has a CPU of its own. */
-    ctl->spin_ns = pool->participants > online_cpus() ? 0 : (uint64_t)o.spin_us * 1000u;
+    /* Spinning only pays when every participant has a CPU of its own. The caller waits
+     * spinning too, working or not, so at most CPUs - 1 workers spin: with Pool(2)'s
+     * shape on 2 CPUs (2 workers, caller_works=0) three spinners took turns on two
+     * CPUs, and a round trip that waited for a descheduled one took a time slice (an
+     * apply_async + get median of 0.8 us had a mean of 3-28 us, 63 us in one bench run). */
+    int cpus = online_cpus();
+    ctl->spin_ns = pool->participants > cpus || cpus < 2 ? 0 : (uint64_t)o.spin_us * 1000u;
+    ctl->spin_slots = cpus > 1 ? (uint32_t)(cpus - 1) : 0;
     sem_init(&ctl->done_sem, 1, 0);
     rc = mproc__tasks_init_shared(ctl, &o);
     if (rc != 0) {

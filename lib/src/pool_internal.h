@@ -154,6 +154,7 @@ struct mproc__ctl {
     _Atomic uint32_t shutdown;
     int32_t creator_pid;
     uint64_t spin_ns;
+    uint32_t spin_slots;  /* workers in slots below this may spin (see wait_for_job) */
     uint32_t nslots;
     uint64_t chunks_off;  /* offset of struct mproc__chunkrec[MPROC__MAX_CHUNKS] */
     uint64_t scratch_off; /* offset of nslots scratch areas of MPROC__SCRATCH_BYTES */

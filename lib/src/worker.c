@@ -298,7 +298,9 @@ static bool has_work(struct mproc__ctl *ctl, uint64_t seen)
  * the same `sleeping` exchange, so checking both after raising the flag loses nothing. */
 static void wait_for_job(struct mproc__ctl *ctl, struct mproc__slot *slot, uint64_t seen)
 {
-    uint64_t deadline = ctl->spin_ns ? mproc__now_ns() + ctl->spin_ns : 0;
+    /* The slots from spin_slots on sleep at once: the caller needs a CPU too. */
+    bool may_spin = ctl->spin_ns != 0 && (uint32_t)(slot - ctl->slots) < ctl->spin_slots;
+    uint64_t deadline = may_spin ? mproc__now_ns() + ctl->spin_ns : 0;
     /* Whoever queues tasks posts only to sleepers, and only for tasks that spinners
      * cannot take; a spinner that gives up checks again after raising `sleeping`. */
     atomic_store(&slot->spinning, deadline != 0);
