@@ -230,7 +230,8 @@ static void print_square(const char *dtype, const size_t *sizes, int nsizes)
            "shared one; `pthreads` keeps its threads and dispatches with barriers; `serial` is "
            "one core, measured in every group; the table shows (and speedups use) its fastest "
            "median at that n. `mproc` is mproc_square with the default, crash-safe exactly-once commit "
-           "(workers compute an in-place chunk into a scratch area, then copy it back); "
+           "(built-in kernels save each block of an in-place chunk to a scratch area, then "
+           "change it in place); "
            "`mproc direct` is a pool with MPROC_COMMIT_DIRECT (workers write in place).\n\n");
     printf("| n | workers | limit | serial | OpenMP | OpenMP own array | pthreads | mproc | mproc "
            "time (min) | mproc direct | mproc/OpenMP | mproc/limit | mproc/pthreads | "

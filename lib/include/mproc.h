@@ -461,9 +461,12 @@ typedef struct mproc_pool_options {
     /* How many times a chunk is retried after a worker died computing it; the next
      * death fails the chunk (see mproc_map). Default 3; 0..1000. */
     int max_retries;
-    /* MPROC_COMMIT_EXACTLY_ONCE (default): in-place chunks are computed into a scratch
-     * area and copied back, so that a worker death never transforms an element twice.
-     * MPROC_COMMIT_DIRECT: workers write in place directly, a little faster; after a
+    /* MPROC_COMMIT_EXACTLY_ONCE (default): a worker death never transforms an element
+     * twice. Built-in kernels change in-place chunks in one pass, each block saved to a
+     * scratch area first (as fast as writing directly at the memory's speed); other
+     * kernels compute into the scratch, which is then copied back.
+     * MPROC_COMMIT_DIRECT: workers write in place directly, a little faster for kernels
+     * of your own; after a
      * death the chunk is run again from its start, so elements the dead worker had
      * written are transformed twice. Only for kernels that are safe to re-run on their
      * own output (abs, a copy, a fill) or maps from one array into another. */
