@@ -228,7 +228,7 @@ void mproc__run_chunks(struct mproc__ctl *ctl, const struct mproc__job *job,
         int rc = 0;
         if (err != 0) {
             rc = err; /* no array or no kernel here: data left untouched */
-        } else if (slot && job->in_place && twin) {
+        } else if (twin) { /* only set for in-place chunks on a worker */
             rc = run_saving(job, twin, dst, p, end, slot, scratch);
         } else if (slot && job->in_place) {
             rc = run_through_scratch(job, kernel, dst, p, end, slot, scratch);
